@@ -1,0 +1,1 @@
+"""Artifice: bill OpenStack tenants from telemetry into any ERP or billing system."""

@@ -1,0 +1,52 @@
+"""One error root for everything Artifice reports to a user.
+
+Every error a user can cause (bad config, bad input, a refused run) is an
+``ArtificeError``; the command-line tools print its message as one line and
+exit non-zero. Anything else is a bug and keeps its traceback.
+"""
+
+
+class ArtificeError(Exception):
+    """Root of every error Artifice reports to its user."""
+
+    exit_code = 1
+
+
+class ConfigError(ArtificeError):
+    """The configuration (INI file, meter mapping, rates file) is wrong."""
+
+    exit_code = 2
+
+
+class PluginLoadError(ConfigError):
+    """A configured collector, invoice adapter or plugin cannot be loaded."""
+
+
+class InputError(ArtificeError):
+    """A command-line argument or API parameter is wrong."""
+
+    exit_code = 2
+
+
+class CollectionError(ArtificeError):
+    """Telemetry could not be read completely; nothing is billed from it."""
+
+
+class PricingError(ArtificeError):
+    """A line cannot be priced (for example a service without a rate)."""
+
+
+class StoreError(ArtificeError):
+    """The billing database refused an operation or is not usable."""
+
+
+class SchemaOutdated(StoreError):
+    """The database schema is not at the version this code expects."""
+
+
+class WindowConflict(StoreError):
+    """The tenant already has a billed (or in-flight) window overlapping this one."""
+
+
+class CommitError(ArtificeError):
+    """The invoice adapter failed to commit an invoice to the ERP."""

@@ -1,0 +1,64 @@
+"""UTC time and half-open billing windows."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+from artifice.exceptions import InputError
+
+UTC = dt.UTC
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Window:
+    """A half-open UTC interval ``[start, end)``."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def __post_init__(self) -> None:
+        for value in (self.start, self.end):
+            if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
+                raise ValueError(f"window bounds must be UTC-aware, got {value!r}")
+        if self.end <= self.start:
+            raise ValueError(f"empty window [{self.start}, {self.end})")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Window:
+        start = dt.datetime(year, month, 1, tzinfo=UTC)
+        nxt = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return cls(start, nxt)
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def label(self) -> str:
+        """``YYYY-MM`` for a calendar month, else the ISO interval."""
+        if self == Window.month(self.start.year, self.start.month):
+            return f"{self.start:%Y-%m}"
+        return f"{self.start.isoformat()}/{self.end.isoformat()}"
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def parse_month(text: str) -> Window:
+    """Parse ``YYYY-MM`` into that calendar month's window."""
+    match = _MONTH.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+        raise InputError(f"invalid month {text!r}: expected YYYY-MM, e.g. 2026-10")
+    return Window.month(int(match.group(1)), int(match.group(2)))
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Treat naive datetimes as UTC (the database and Ceilometer store them so)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
