@@ -1,0 +1,1 @@
+"""Turn raw telemetry (a DataFrame) into billable usage. Pure functions, no I/O."""
