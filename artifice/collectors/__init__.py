@@ -1,0 +1,1 @@
+"""Telemetry collectors: read a tenant's raw usage for a window."""

@@ -1,0 +1,64 @@
+"""The collector interface and the raw-usage schema every collector returns."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+import pandas as pd
+from oslo_config import cfg
+
+from artifice.invoice import Tenant
+from artifice.timeutil import Window
+
+# Column -> dtype of the DataFrame every collector returns, one row per sample.
+RAW_COLUMNS: dict[str, str] = {
+    "tenant_id": "category",
+    "region": "category",
+    "meter": "category",
+    "resource_id": "category",
+    "timestamp": "datetime64[ns, UTC]",
+    "volume": "float64",
+    "unit": "category",
+    "source": "category",
+    "message_id": "string",
+    "flavor": "category",
+    "status": "category",
+}
+
+
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give ``frame`` the raw schema's columns and dtypes."""
+    out = pd.DataFrame(index=frame.index)
+    for name, dtype in RAW_COLUMNS.items():
+        column = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=object)
+        if name == "timestamp":
+            out[name] = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601").astype(dtype)
+        elif name == "volume":
+            out[name] = pd.to_numeric(column, errors="coerce").astype(dtype)
+        else:
+            out[name] = column.astype(dtype)
+    return out.reset_index(drop=True)
+
+
+class Collector(abc.ABC):
+    """Reads raw usage from one telemetry backend. Knows nothing of prices."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+
+    @abc.abstractmethod
+    def regions(self) -> Sequence[str]:
+        """The regions (datacenters) this collector reads."""
+
+    @abc.abstractmethod
+    def tenants(self, window: Window) -> list[Tenant]:
+        """Tenants with usage in ``window`` (deleted projects included)."""
+
+    @abc.abstractmethod
+    def collect(self, tenant_id: str, window: Window, meters: Sequence[str], lead_in: int) -> pd.DataFrame:
+        """Raw samples (``RAW_COLUMNS``) of ``meters`` for the tenant.
+
+        Covers ``[window.start - lead_in seconds, window.end)`` completely or
+        raises ``CollectionError``: partial data must never be billed.
+        """
