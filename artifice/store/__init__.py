@@ -1,0 +1,1 @@
+"""The billing database: what has been billed is what the database says."""

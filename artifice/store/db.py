@@ -1,0 +1,94 @@
+"""Database connection, schema migrations and the schema-version check."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from oslo_config import cfg
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+
+from artifice.exceptions import SchemaOutdated, StoreError
+
+database_opts = [
+    cfg.StrOpt(
+        "connection",
+        default="sqlite:////var/lib/artifice/artifice.db",
+        secret=True,
+        help="SQLAlchemy URL of the billing database (SQLite or PostgreSQL).",
+    ),
+]
+
+_MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"[database] connection: cannot use {_safe(url)}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - any unparsable URL is shown as a placeholder
+        return "<unparsable URL>"
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database {_safe(str(engine.url))} is unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (what ``artifice-manage db upgrade`` runs)."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        os.makedirs(os.path.dirname(os.path.abspath(engine.url.database)), exist_ok=True)
+    config = _alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database upgrade failed on {_safe(str(engine.url))}: {exc}") from exc
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to run on a schema older or newer than this code."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"database {_safe(str(engine.url))} schema is at revision {current or 'none'}, "
+            f"this Artifice needs {head}: run `artifice-manage db upgrade`"
+        )

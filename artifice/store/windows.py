@@ -1,0 +1,183 @@
+"""The transactional operations that make billing safe.
+
+A run claims a window (one row) before it prices anything; the database
+refuses a second non-failed window overlapping it for the same tenant, so
+two runs can never both commit. Each later step moves the row forward in its
+own transaction, together with the data the step produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
+
+from artifice.exceptions import StoreError, WindowConflict
+from artifice.invoice import Tenant
+from artifice.store import models
+from artifice.store.models import BillingWindow, InvoiceLine, LineResource
+from artifice.timeutil import Window, utcnow
+
+
+@dataclasses.dataclass(frozen=True)
+class PricedLine:
+    datacenter: str
+    service: str
+    category: str
+    unit: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    resources: tuple[tuple[str, Decimal], ...] = ()
+
+
+def external_reference(tenant_id: str, window: Window, revision: int) -> str:
+    """Deterministic id of one invoice, sent to the ERP so it can be found again."""
+    return f"ART-{tenant_id}-{window.start:%Y%m%d}-{window.end:%Y%m%d}-r{revision}"
+
+
+class WindowStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def claim(
+        self, tenant: Tenant, window: Window, adapter: str, run_id: str, stale_after: dt.timedelta
+    ) -> BillingWindow:
+        """Insert a CLAIMED window, or raise ``WindowConflict`` naming what blocks it."""
+        now = utcnow()
+        try:
+            with self._session() as session, session.begin():
+                for row in self._overlapping(session, tenant.id, window):
+                    if row.state in (models.CLAIMED, models.RATED) and row.updated_at < now - stale_after:
+                        row.state, row.error, row.updated_at = models.FAILED, f"abandoned by run {row.run_id}", now
+                        continue
+                    raise WindowConflict(_conflict_message(tenant.id, window, row))
+                session.flush()
+                earlier = session.scalar(
+                    select(func.count()).where(
+                        BillingWindow.tenant_id == tenant.id,
+                        BillingWindow.period_start == window.start,
+                        BillingWindow.period_end == window.end,
+                    )
+                )
+                revision = int(earlier or 0) + 1
+                row = BillingWindow(
+                    tenant_id=tenant.id,
+                    tenant_name=tenant.name,
+                    period_start=window.start,
+                    period_end=window.end,
+                    state=models.CLAIMED,
+                    revision=revision,
+                    adapter=adapter,
+                    external_reference=external_reference(tenant.id, window, revision),
+                    currency="",
+                    run_id=run_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+        except IntegrityError as exc:
+            raise WindowConflict(
+                f"tenant {tenant.id} {window.label}: another run claimed an overlapping window first"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot claim tenant {tenant.id} {window.label}: {exc}") from exc
+        return row
+
+    def _overlapping(self, session: Session, tenant_id: str, window: Window) -> Sequence[BillingWindow]:
+        return session.scalars(
+            select(BillingWindow)
+            .where(
+                BillingWindow.tenant_id == tenant_id,
+                BillingWindow.state != models.FAILED,
+                BillingWindow.period_start < window.end,
+                window.start < BillingWindow.period_end,
+            )
+            .order_by(BillingWindow.period_start)
+        ).all()
+
+    def blocking(self, tenant_id: str, window: Window) -> BillingWindow | None:
+        """The non-failed window that would block billing ``window``, if any."""
+        with self._session() as session:
+            rows = self._overlapping(session, tenant_id, window)
+            return rows[0] if rows else None
+
+    def record_lines(self, window_id: int, lines: Sequence[PricedLine], currency: str, total: Decimal) -> None:
+        """Store the priced lines and move CLAIMED -> RATED, in one transaction."""
+        with self._session() as session, session.begin():
+            self._advance(session, window_id, models.CLAIMED, models.RATED, currency=currency, total=total)
+            for line in lines:
+                session.add(
+                    InvoiceLine(
+                        window_id=window_id,
+                        datacenter=line.datacenter,
+                        service=line.service,
+                        category=line.category,
+                        unit=line.unit,
+                        quantity=line.quantity,
+                        unit_price=line.unit_price,
+                        amount=line.amount,
+                        resources=[LineResource(resource_id=r, quantity=q) for r, q in line.resources],
+                    )
+                )
+
+    def mark_committing(self, window_id: int) -> None:
+        with self._session() as session, session.begin():
+            self._advance(session, window_id, models.RATED, models.COMMITTING)
+
+    def mark_committed(self, window_id: int, external_id: str | None) -> None:
+        with self._session() as session, session.begin():
+            self._advance(
+                session, window_id, models.COMMITTING, models.COMMITTED, external_id=external_id, committed_at=utcnow()
+            )
+
+    def mark_failed(self, window_id: int, error: str) -> None:
+        """A window whose invoice never reached the ERP: the month may be billed again."""
+        with self._session() as session, session.begin():
+            self._advance(
+                session, window_id, (models.CLAIMED, models.RATED, models.COMMITTING), models.FAILED, error=error
+            )
+
+    def _advance(
+        self, session: Session, window_id: int, expected: str | tuple[str, ...], new: str, **values: object
+    ) -> None:
+        allowed = (expected,) if isinstance(expected, str) else expected
+        result = session.execute(
+            update(BillingWindow)
+            .where(BillingWindow.id == window_id, BillingWindow.state.in_(allowed))
+            .values(state=new, updated_at=utcnow(), **values)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StoreError(f"billing window {window_id} is no longer in state {'/'.join(allowed)}")
+
+    def windows(self, tenant_id: str | None = None) -> list[BillingWindow]:
+        query = select(BillingWindow).options(selectinload(BillingWindow.lines).selectinload(InvoiceLine.resources))
+        if tenant_id:
+            query = query.where(BillingWindow.tenant_id == tenant_id)
+        with self._session() as session:
+            return list(
+                session.scalars(query.order_by(BillingWindow.tenant_id, BillingWindow.period_start, BillingWindow.id))
+            )
+
+
+def _conflict_message(tenant_id: str, window: Window, row: BillingWindow) -> str:
+    existing = Window(row.period_start, row.period_end).label
+    what = f"tenant {tenant_id} {window.label}:"
+    if row.state == models.COMMITTED:
+        when = f"{row.committed_at:%Y-%m-%d %H:%M} UTC"
+        return f"{what} already billed ({existing}, committed {when} as {row.external_reference})"
+    if row.state == models.COMMITTING:
+        return (
+            f"{what} invoice {row.external_reference} ({existing}) was being committed when its run "
+            "stopped; it needs reconciliation before billing again"
+        )
+    since = f"{row.updated_at:%Y-%m-%d %H:%M} UTC"
+    return f"{what} run {row.run_id} is billing {existing} (state {row.state} since {since})"
