@@ -1,0 +1,78 @@
+"""Price usage lines through the adapter's ``cost``; money is Decimal throughout.
+
+Rounding rule: a quantity is rounded half-up to 4 decimal places, its amount
+(quantity x unit price) half-up to the currency's minor unit (cents by
+default). Subtotals and totals are sums of the rounded line amounts, so the
+lines on an invoice always add up to its total.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import pandas as pd
+
+from artifice.exceptions import ArtificeError, PricingError
+from artifice.invoice import Invoice
+from artifice.store.windows import PricedLine
+
+QUANTITY_STEP = Decimal("0.0001")
+
+
+def to_decimal(value: object, what: str) -> Decimal:
+    """Exact Decimal of a price: floats go through their shortest repr (0.1 -> 0.1)."""
+    if isinstance(value, bool):
+        raise PricingError(f"{what} is a boolean, not a price")
+    try:
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise PricingError(f"{what} is {value}")
+            number = Decimal(repr(value))
+        else:
+            number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise PricingError(f"{what} is {value!r}, not a number") from None
+    if not number.is_finite() or number < 0:
+        raise PricingError(f"{what} is {value!r}: prices must be finite and >= 0")
+    return number
+
+
+def quantity(value: float) -> Decimal:
+    return Decimal(repr(float(value))).quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
+
+
+def price_lines(lines: pd.DataFrame, detail: pd.DataFrame, invoice: Invoice, decimals: int) -> list[PricedLine]:
+    """One PricedLine per usage line, with its per-resource detail."""
+    cent = Decimal(1).scaleb(-decimals)
+    resources: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
+    for row in detail.itertuples(index=False):
+        resources.setdefault((row.region, row.service), []).append((str(row.resource_id), quantity(row.quantity)))
+    priced = []
+    for row in lines.itertuples(index=False):
+        datacenter, service = str(row.region), str(row.service)
+        try:
+            raw_price = invoice.cost(datacenter, service)
+        except ArtificeError:
+            raise
+        except Exception as exc:  # an adapter's own failure, reported with what was asked
+            raise PricingError(f"cost({datacenter!r}, {service!r}) failed: {exc.__class__.__name__}: {exc}") from exc
+        unit_price = to_decimal(raw_price, f"cost({datacenter!r}, {service!r})")
+        amount_qty = quantity(row.quantity)
+        priced.append(
+            PricedLine(
+                datacenter=datacenter,
+                service=service,
+                category=str(row.category),
+                unit=str(row.unit),
+                quantity=amount_qty,
+                unit_price=unit_price,
+                amount=(amount_qty * unit_price).quantize(cent, rounding=ROUND_HALF_UP),
+                resources=tuple(sorted(resources.get((datacenter, service), []))),
+            )
+        )
+    return priced
+
+
+def invoice_total(lines: list[PricedLine]) -> Decimal:
+    return sum((line.amount for line in lines), Decimal(0))

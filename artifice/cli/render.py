@@ -1,0 +1,49 @@
+"""Plain-text rendering of invoices and windows for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from artifice.pipeline import BillResult
+from artifice.store.models import BillingWindow
+from artifice.timeutil import Window
+
+
+def invoice_text(result: BillResult) -> str:
+    title = f"Invoice {result.reference} for tenant {result.tenant.id}"
+    if result.tenant.name:
+        title += f" ({result.tenant.name})"
+    out = [title, f"Period {result.window}  [{result.state}]"]
+    if result.note:
+        out.append(f"Note: {result.note}")
+    currency = result.currency
+    for datacenter, lines in result.sections():
+        out.append(f"\n  Section {datacenter}")
+        out.append(f"    {'service':<28} {'quantity':>14} {'unit':<10} {'unit price':>12} {'amount':>12}")
+        for line in lines:
+            out.append(
+                f"    {line.service:<28} {line.quantity:>14} {line.unit:<10} {line.unit_price:>12} {line.amount:>12}"
+            )
+        subtotal = sum((line.amount for line in lines), Decimal(0))
+        out.append(f"    {'subtotal':<28} {'':>14} {'':<10} {'':>12} {subtotal:>12} {currency}")
+    if not result.lines:
+        out.append("\n  (no billable usage)")
+    out.append(f"\n  {'TOTAL':<30} {'':>14} {'':<10} {'':>12} {result.total:>12} {currency}")
+    out.append(f"  Samples: {result.report.summary()}")
+    return "\n".join(out)
+
+
+def windows_text(rows: Iterable[BillingWindow]) -> str:
+    header = (
+        f"{'tenant':<34} {'period':<8} {'rev':>3} {'state':<11} {'total':>12} {'currency':<8} {'reference / error'}"
+    )
+    out = [header]
+    for row in rows:
+        period = Window(row.period_start, row.period_end).label
+        total = "" if row.total is None else str(row.total)
+        detail = row.external_reference + (f"  error: {row.error}" if row.error else "")
+        out.append(
+            f"{row.tenant_id:<34} {period:<8} {row.revision:>3} {row.state:<11} {total:>12} {row.currency:<8} {detail}"
+        )
+    return "\n".join(out) if len(out) > 1 else "no billing windows yet"

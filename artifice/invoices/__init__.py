@@ -1,0 +1,1 @@
+"""Invoice adapters shipped with Artifice."""

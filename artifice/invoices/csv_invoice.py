@@ -1,0 +1,100 @@
+"""The reference adapter: one CSV invoice file per tenant and month.
+
+Config (its ``[invoice:object]`` section)::
+
+    csv_directory = /var/lib/artifice/invoices   # where invoices are written
+    rates_file = /etc/artifice/rates.csv          # see artifice.invoices.rates
+
+The file ``<tenant>-<YYYY-MM>.csv`` has one row per line, a subtotal row per
+datacenter and a total row. It is written to a temporary file and renamed, so
+it is either complete or absent; an existing invoice file is never replaced.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from artifice.exceptions import CommitError, ConfigError, PricingError
+from artifice.invoice import Invoice, Item, LineValue, Tenant
+from artifice.invoices.rates import RateTable
+
+if TYPE_CHECKING:
+    from _csv import Writer as _CsvWriter
+
+HEADER = ("record", "datacenter", "service", "quantity", "unit", "unit_price", "amount", "currency")
+
+
+class CsvInvoice(Invoice):
+    def __init__(self, tenant: Tenant, config: dict[str, str]) -> None:
+        super().__init__(tenant, config)
+        for key in ("csv_directory", "rates_file"):
+            if not config.get(key):
+                raise ConfigError(f"[invoice:object] {key} is required by the csv adapter")
+        self.directory = config["csv_directory"]
+        self.rates = RateTable.load(config["rates_file"])
+        self.currency = self.rates.currency
+
+    def cost(self, datacenter: str, name: str) -> Decimal:
+        return self.rates.rate(datacenter, name).price
+
+    def add_line(self, item: Item) -> None:
+        datacenter, name, value = item
+        if isinstance(value, LineValue):
+            expected = self.rates.rate(datacenter, name).unit
+            if value.unit != expected:
+                raise PricingError(f"{datacenter}/{name} is measured in {value.unit} but its rate is per {expected}")
+        super().add_line(item)
+
+    @property
+    def path(self) -> str:
+        period = self.period.label if self.period else "unknown-period"
+        return os.path.join(self.directory, f"{self.tenant}-{period}.csv")
+
+    def commit(self) -> None:
+        path = self.path
+        if os.path.exists(path):
+            raise CommitError(f"invoice file {path} already exists; not overwriting it")
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".invoice-", suffix=".tmp")
+        except OSError as exc:
+            raise CommitError(f"cannot write to {self.directory}: {exc.strerror or exc}") from exc
+        try:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+                self._write(csv.writer(handle))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)  # fails rather than replace an existing invoice
+        except OSError as exc:
+            raise CommitError(f"cannot write invoice {path}: {exc.strerror or exc}") from exc
+        finally:
+            os.unlink(temporary)
+        self.external_id = path
+
+    def _write(self, writer: _CsvWriter) -> None:
+        period = self.period
+        for key, value in (
+            ("invoice", self.reference or ""),
+            ("tenant", str(self.tenant)),
+            ("tenant_name", getattr(self.tenant, "name", "")),
+            ("period_start", period.start.isoformat() if period else ""),
+            ("period_end", period.end.isoformat() if period else ""),
+            ("currency", self.currency),
+        ):
+            writer.writerow((key, value))
+        writer.writerow(())
+        writer.writerow(HEADER)
+        total = Decimal(0)
+        for datacenter, items in self.sections.items():
+            subtotal = Decimal(0)
+            for _, name, value in items:
+                row = (value.quantity, value.unit, value.unit_price, value.amount, self.currency)
+                writer.writerow(("line", datacenter, name, *row))
+                subtotal += value.amount
+            writer.writerow(("subtotal", datacenter, "", "", "", "", subtotal, self.currency))
+            total += subtotal
+        writer.writerow(("total", "", "", "", "", "", total, self.currency))

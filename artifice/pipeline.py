@@ -1,0 +1,205 @@
+"""The billing pipeline as a library: claim, collect, rate, price, commit, record.
+
+    pipeline = Pipeline.from_config(conf)
+    result = pipeline.bill(Tenant("abc"), parse_month("2026-10"))
+
+The window is claimed in the database before anything is priced, so two runs
+can never both commit the same tenant and month. The invoice adapter sees
+only the five contract calls (see ``artifice.invoice``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+from oslo_config import cfg
+
+from artifice import config
+from artifice.billing import invoice_total, price_lines
+from artifice.collectors.base import Collector
+from artifice.exceptions import ArtificeError, CommitError, WindowConflict
+from artifice.invoice import Invoice, LineValue, Tenant
+from artifice.loading import load_class
+from artifice.store import db
+from artifice.store.windows import PricedLine, WindowStore, external_reference
+from artifice.timeutil import Window
+from artifice.usage.engine import SampleReport, rate
+from artifice.usage.mapping import MeterRule, load_mapping
+
+LOG = logging.getLogger(__name__)
+
+billing_opts = [
+    cfg.IntOpt(
+        "currency_decimals",
+        default=2,
+        min=0,
+        max=6,
+        help="Decimal places of line amounts (half-up rounding per line).",
+    ),
+    cfg.IntOpt(
+        "claim_timeout",
+        default=3600,
+        min=60,
+        help="Seconds after which a window claimed by a run that made no "
+        "progress (it died before committing) may be claimed again.",
+    ),
+]
+
+
+@dataclasses.dataclass
+class BillResult:
+    tenant: Tenant
+    window: Window
+    lines: list[PricedLine]
+    total: Decimal
+    currency: str
+    reference: str
+    report: SampleReport
+    state: str  # "dry-run", "committed", or "skipped"
+    note: str = ""
+
+    def sections(self) -> Iterator[tuple[str, list[PricedLine]]]:
+        for datacenter in sorted({line.datacenter for line in self.lines}):
+            yield datacenter, [line for line in self.lines if line.datacenter == datacenter]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        collector: Collector,
+        invoice_class: type[Invoice],
+        adapter_name: str,
+        rules: dict[str, MeterRule],
+        store: WindowStore,
+    ) -> None:
+        self.conf = conf
+        self.collector = collector
+        self.invoice_class = invoice_class
+        self.adapter_name = adapter_name
+        self.rules = rules
+        self.store = store
+        self.run_id = uuid.uuid4().hex[:12]
+
+    @classmethod
+    def from_config(cls, conf: cfg.ConfigOpts) -> Pipeline:
+        adapter_name = config.invoice_reference(conf)
+        invoice_class = load_class("artifice.invoices", adapter_name, Invoice, "[main] invoice:object")
+        collector_class = load_class(
+            "artifice.collectors",
+            conf.main.collector,
+            Collector,
+            "[main] collector",  # type: ignore[type-abstract]
+        )
+        rules = load_mapping(conf.metering.meter_mapping, conf.metering.max_gap)
+        engine = db.make_engine(conf.database.connection)
+        db.check_schema(engine)
+        return cls(conf, collector_class(conf), invoice_class, adapter_name, rules, WindowStore(engine))
+
+    def tenants(self, window: Window) -> list[Tenant]:
+        return self.collector.tenants(window)
+
+    def bill(self, tenant: Tenant, window: Window, dry_run: bool = False) -> BillResult:
+        if dry_run:
+            return self._dry_run(tenant, window)
+        claimed = self.store.claim(
+            tenant, window, self.adapter_name, self.run_id, dt.timedelta(seconds=self.conf.billing.claim_timeout)
+        )
+        LOG.info("run %s: claimed tenant %s %s as %s", self.run_id, tenant.id, window.label, claimed.external_reference)
+        try:
+            invoice = self._new_invoice(tenant, window, claimed.external_reference)
+            lines, report = self._rate(invoice, tenant, window)
+            currency = self._currency(invoice)
+            total = invoice_total(lines)
+            self.store.record_lines(claimed.id, lines, currency, total)
+            self._fill(invoice, lines, currency)
+            self.store.mark_committing(claimed.id)
+            invoice.commit()
+        except BaseException as exc:
+            # Nothing reached the ERP: an adapter raises from commit() only
+            # when it saved nothing. The month can be billed again.
+            self.store.mark_failed(claimed.id, _describe(exc))
+            raise
+        self.store.mark_committed(claimed.id, _text_or_none(getattr(invoice, "external_id", None)))
+        LOG.info("run %s: committed tenant %s %s total %s %s", self.run_id, tenant.id, window.label, total, currency)
+        return BillResult(tenant, window, lines, total, currency, claimed.external_reference, report, "committed")
+
+    def _dry_run(self, tenant: Tenant, window: Window) -> BillResult:
+        blocking = self.store.blocking(tenant.id, window)
+        note = f"already {blocking.state} as {blocking.external_reference}" if blocking else ""
+        reference = external_reference(tenant.id, window, 0)
+        invoice = self._new_invoice(tenant, window, reference)
+        lines, report = self._rate(invoice, tenant, window)
+        total = invoice_total(lines)
+        return BillResult(tenant, window, lines, total, self._currency(invoice), reference, report, "dry-run", note)
+
+    def _new_invoice(self, tenant: Tenant, window: Window, reference: str) -> Invoice:
+        section = config.raw_section(self.conf, config.INVOICE_SECTION)
+        try:
+            invoice = self.invoice_class(tenant, section)
+        except ArtificeError:
+            raise
+        except Exception as exc:
+            raise CommitError(
+                f"invoice adapter {self.adapter_name} failed to start: {exc.__class__.__name__}: {exc}"
+            ) from exc
+        invoice.period = window
+        invoice.reference = reference
+        return invoice
+
+    def _rate(self, invoice: Invoice, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
+        raw = self.collector.collect(tenant.id, window, sorted(self.rules), self.conf.metering.lead_in)
+        datacenters = self.conf.main.datacenters
+        if datacenters:
+            # Mapped per category (region), not per sample.
+            regions = raw["region"].astype("category")
+            raw = raw.assign(region=regions.map(lambda r: datacenters.get(r, r)))
+        usage = rate(raw, window, self.rules, self.conf.metering.trust_sources)
+        if usage.report.dropped:
+            LOG.warning("tenant %s %s: %s", tenant.id, window.label, usage.report.summary())
+        lines = price_lines(usage.lines, usage.detail, invoice, self.conf.billing.currency_decimals)
+        return lines, usage.report
+
+    def _currency(self, invoice: Invoice) -> str:
+        return str(getattr(invoice, "currency", "") or "")
+
+    def _fill(self, invoice: Invoice, lines: list[PricedLine], currency: str) -> None:
+        for datacenter in sorted({line.datacenter for line in lines}):
+            invoice.add_section(datacenter)
+            for line in (x for x in lines if x.datacenter == datacenter):
+                value = LineValue(line.quantity, line.unit, line.unit_price, line.amount, currency, line.category)
+                invoice.add_line((datacenter, line.service, value))
+
+    def bill_all(
+        self,
+        window: Window,
+        dry_run: bool = False,
+        progress: Callable[[int, int, Tenant], None] | None = None,
+    ) -> Iterator[BillResult | tuple[Tenant, ArtificeError]]:
+        """Bill every tenant; one tenant's failure does not stop the others."""
+        tenants = self.tenants(window)
+        for index, tenant in enumerate(tenants):
+            if progress:
+                progress(index, len(tenants), tenant)
+            try:
+                yield self.bill(tenant, window, dry_run)
+            except WindowConflict as exc:
+                yield BillResult(tenant, window, [], Decimal(0), "", "", SampleReport(), "skipped", str(exc))
+            except ArtificeError as exc:
+                LOG.error("tenant %s %s: %s", tenant.id, window.label, exc)
+                yield tenant, exc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ArtificeError):
+        return str(exc)
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
