@@ -1,0 +1,171 @@
+"""Pricing to the cent, the CSV adapter, and what a failed commit leaves behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from artifice import config
+from artifice.billing import price_lines, to_decimal
+from artifice.exceptions import CommitError, ConfigError, PricingError
+from artifice.invoice import Invoice, LineValue, Tenant
+from artifice.invoices.csv_invoice import CsvInvoice
+from artifice.pipeline import Pipeline
+from artifice.store import models
+from artifice.timeutil import Window
+from tests.conftest import demo_conf_text, write_conf
+
+
+class FixedPrice(Invoice):
+    def __init__(self, price: object) -> None:
+        super().__init__(Tenant("t"), {})
+        self.price = price
+
+    def cost(self, datacenter: str, name: str) -> object:  # type: ignore[override]
+        return self.price
+
+
+def _lines(quantity: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "tenant_id": "t",
+                "region": "DC",
+                "service": "s",
+                "unit": "hour",
+                "category": "compute",
+                "quantity": quantity,
+            }
+        ]
+    )
+
+
+EMPTY_DETAIL = pd.DataFrame(columns=["region", "service", "resource_id", "quantity"])
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "amount"),
+    [
+        (744.0, 0.1, "74.40"),  # a float price 0.1 is exactly 0.1, not 0.1000000000000000055
+        (0.125, "0.10", "0.01"),  # 0.0125 rounds half up to 0.01
+        (1.5, "0.01", "0.02"),  # 0.015 -> 0.02 (half up, not banker's 0.02/0.01)
+        (2.5, "0.01", "0.03"),  # 0.025 -> 0.03 (banker's rounding would give 0.02)
+        (348.12034, "0.2", "69.62"),  # quantity 348.1203 x 0.2 = 69.62406
+        (0.0, "5", "0.00"),
+    ],
+)
+def test_line_amount_rounds_half_up_to_the_cent(quantity, price, amount):
+    (line,) = price_lines(_lines(quantity), EMPTY_DETAIL, FixedPrice(price), decimals=2)
+    assert line.amount == Decimal(amount)
+    assert isinstance(line.unit_price, Decimal)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, "abc", None, True])
+def test_bad_prices_are_refused(bad):
+    with pytest.raises(PricingError):
+        to_decimal(bad, "cost('DC', 's')")
+
+
+def test_adapter_exception_in_cost_names_the_line():
+    class Broken(FixedPrice):
+        def cost(self, datacenter, name):
+            raise KeyError(name)
+
+    with pytest.raises(PricingError, match=r"cost\('DC', 's'\) failed: KeyError"):
+        price_lines(_lines(1), EMPTY_DETAIL, Broken(0), decimals=2)
+
+
+def _csv_invoice(tmp_path: Path, rates: str) -> CsvInvoice:
+    (tmp_path / "rates.csv").write_text("datacenter,service,unit,price,currency\n" + rates)
+    invoice = CsvInvoice(
+        Tenant("t1"), {"csv_directory": str(tmp_path / "out"), "rates_file": str(tmp_path / "rates.csv")}
+    )
+    invoice.period = Window.month(2026, 10)
+    invoice.reference = "REF-1"
+    return invoice
+
+
+def test_csv_rates_specific_datacenter_beats_wildcard_and_missing_rate_is_named(tmp_path: Path):
+    invoice = _csv_invoice(tmp_path, "*,m1.small,hour,0.05,NZD\nAuckland,m1.small,hour,0.07,NZD\n")
+    assert invoice.cost("Auckland", "m1.small") == Decimal("0.07")
+    assert invoice.cost("Wellington", "m1.small") == Decimal("0.05")
+    with pytest.raises(PricingError, match=r"no rate for service 'm1\.tiny' in datacenter 'Wellington'"):
+        invoice.cost("Wellington", "m1.tiny")
+
+
+@pytest.mark.parametrize(
+    ("rates", "message"),
+    [
+        ("*,m1.small,hour,cheap,NZD\n", "is not a number"),
+        ("*,m1.small,hour,-1,NZD\n", ">= 0"),
+        ("*,m1.small,hour,1,NZD\n*,m1.small,hour,2,NZD\n", "second rate"),
+        ("*,a,hour,1,NZD\n*,b,hour,1,EUR\n", "one currency per file"),
+        ("*,m1.small,,1,NZD\n", "missing unit"),
+    ],
+)
+def test_bad_rates_file_is_a_config_error(tmp_path: Path, rates: str, message: str):
+    with pytest.raises(ConfigError, match=message):
+        _csv_invoice(tmp_path, rates)
+
+
+def test_csv_refuses_a_line_in_another_unit_than_its_rate(tmp_path: Path):
+    invoice = _csv_invoice(tmp_path, "*,volume.size,GB-hour,0.0002,NZD\n")
+    value = LineValue(Decimal("10"), "TB-hour", Decimal("0.0002"), Decimal("0.00"))
+    with pytest.raises(PricingError, match="measured in TB-hour but its rate is per GB-hour"):
+        invoice.add_line(("DC", "volume.size", value))
+
+
+def test_csv_commit_never_overwrites_an_invoice(tmp_path: Path):
+    invoice = _csv_invoice(tmp_path, "*,m1.small,hour,0.05,NZD\n")
+    invoice.add_section("DC")
+    invoice.add_line(("DC", "m1.small", LineValue(Decimal("2"), "hour", Decimal("0.05"), Decimal("0.10"))))
+    invoice.commit()
+    path = tmp_path / "out" / "t1-2026-10.csv"
+    before = path.read_text()
+    assert "REF-1" in before and "0.10" in before
+    with pytest.raises(CommitError, match="already exists"):
+        invoice.commit()
+    assert path.read_text() == before
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["t1-2026-10.csv"]  # no temporary left behind
+
+
+class ExplodingCommit(CsvInvoice):
+    def commit(self) -> None:
+        raise CommitError("ERP unreachable")
+
+
+def test_failed_commit_marks_window_failed_and_month_can_be_billed_later(tmp_path: Path, demo_conf: Path):
+    conf = config.load(["--config-file", str(demo_conf)])
+    pipeline = Pipeline.from_config(conf)
+    pipeline.invoice_class = ExplodingCommit
+    with pytest.raises(CommitError, match="ERP unreachable"):
+        pipeline.bill(Tenant("initech"), Window.month(2026, 10))
+    (failed,) = pipeline.store.windows("initech")
+    assert failed.state == models.FAILED and failed.error == "ERP unreachable"
+    assert failed.lines and failed.total == Decimal("37.20")  # what was rated is kept for the operator
+    pipeline.invoice_class = CsvInvoice
+    result = pipeline.bill(Tenant("initech"), Window.month(2026, 10))
+    assert result.state == "committed" and result.reference.endswith("-r2")
+    states = [w.state for w in pipeline.store.windows("initech")]
+    assert states == [models.FAILED, models.COMMITTED]
+
+
+def test_live_claim_of_another_run_blocks_billing(tmp_path: Path, demo_conf: Path):
+    conf = config.load(["--config-file", str(demo_conf)])
+    pipeline = Pipeline.from_config(conf)
+    stale = dt.timedelta(seconds=-1)
+    pipeline.store.claim(Tenant("initech"), Window.month(2026, 10), "csv", "dead-run", stale)
+    conf.set_override("claim_timeout", 60, group="billing")
+    with pytest.raises(Exception, match="run dead-run is billing"):
+        pipeline.bill(Tenant("initech"), Window.month(2026, 10))
+
+
+def test_missing_adapter_settings_are_named(tmp_path: Path):
+    conf = write_conf(tmp_path / "c.conf", demo_conf_text(tmp_path).replace("csv_directory", "csv_dir"))
+    parsed = config.load(["--config-file", str(conf)])
+    with pytest.raises(ConfigError, match="csv_directory is required"):
+        CsvInvoice(Tenant("t"), config.raw_section(parsed, "invoice:object"))
