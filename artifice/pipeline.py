@@ -90,12 +90,8 @@ class Pipeline:
     def from_config(cls, conf: cfg.ConfigOpts) -> Pipeline:
         adapter_name = config.invoice_reference(conf)
         invoice_class = load_class("artifice.invoices", adapter_name, Invoice, "[main] invoice:object")
-        collector_class = load_class(
-            "artifice.collectors",
-            conf.main.collector,
-            Collector,
-            "[main] collector",  # type: ignore[type-abstract]
-        )
+        collector_base: type[Collector] = Collector  # type: ignore[type-abstract]
+        collector_class = load_class("artifice.collectors", conf.main.collector, collector_base, "[main] collector")
         rules = load_mapping(conf.metering.meter_mapping, conf.metering.max_gap)
         engine = db.make_engine(conf.database.connection)
         db.check_schema(engine)
