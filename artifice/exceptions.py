@@ -50,3 +50,11 @@ class WindowConflict(StoreError):
 
 class CommitError(ArtificeError):
     """The invoice adapter failed to commit an invoice to the ERP."""
+
+
+class TransientCommitError(CommitError):
+    """The ERP did not answer usably (timeout, connection lost, 5xx, 429).
+
+    The invoice may or may not have been saved: the caller looks it up by its
+    reference before trying again, and never re-sends blindly.
+    """
