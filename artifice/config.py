@@ -54,7 +54,7 @@ _OBJECT_VALUE = re.compile(r"^object\s*[=:]\s*(.*)$", re.DOTALL)
 
 
 def register(conf: cfg.ConfigOpts) -> None:
-    for group, group_opts in opts.list_opts():
+    for group, group_opts in opts.list_opts(runtime=True):
         conf.register_opts(group_opts, group=group)
 
 

@@ -12,9 +12,20 @@ _OPTION_LISTS = (
     ("artifice.store.db", "database", "database_opts"),
     ("artifice.pipeline", "billing", "billing_opts"),
     ("artifice.collectors.samples_file", "collector:samples", "samples_opts"),
+    ("artifice.collectors.ceilometer", "collector:ceilometer", "ceilometer_opts"),
+    ("artifice.openstack", "telemetry", "retry_opts"),
+    ("artifice.openstack", "service_credentials", "credential_opts"),
 )
 
 
-def list_opts() -> list[tuple[str, list[Any]]]:
-    """Entry point for oslo-config-generator (namespace ``artifice``)."""
-    return [(group, list(getattr(importlib.import_module(module), attr))) for module, group, attr in _OPTION_LISTS]
+def list_opts(runtime: bool = False) -> list[tuple[str, list[Any]]]:
+    """Entry point for oslo-config-generator (namespace ``artifice``).
+
+    ``runtime=True`` leaves out the options of keystoneauth's auth plugins,
+    which keystoneauth registers itself for the plugin actually configured.
+    """
+    result = []
+    for module, group, attr in _OPTION_LISTS:
+        found = getattr(importlib.import_module(module), attr)
+        result.append((group, list(found(runtime) if callable(found) else found)))
+    return result

@@ -22,7 +22,7 @@ from oslo_config import cfg
 from artifice import config
 from artifice.billing import invoice_total, price_lines
 from artifice.collectors.base import Collector
-from artifice.exceptions import ArtificeError, CommitError, WindowConflict
+from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
 from artifice.invoice import Invoice, LineValue, Tenant
 from artifice.loading import load_class
 from artifice.store import db
@@ -149,7 +149,10 @@ class Pipeline:
         return invoice
 
     def _rate(self, invoice: Invoice, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
-        raw = self.collector.collect(tenant.id, window, sorted(self.rules), self.conf.metering.lead_in)
+        try:
+            raw = self.collector.collect(tenant.id, window, sorted(self.rules), self.conf.metering.lead_in)
+        except CollectionError as exc:
+            raise CollectionError(f"tenant {tenant.id} {window.label}: {exc}") from exc
         datacenters = self.conf.main.datacenters
         if datacenters:
             # Mapped per category (region), not per sample.

@@ -1,0 +1,45 @@
+"""Start and stop the real servers of tools/servers/ from tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPTS = REPO / "tools" / "servers"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One server started by ``tools/servers/<name>.sh start DIR PORT``."""
+
+    def __init__(self, name: str, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.directory = tempfile.mkdtemp(prefix=f"artifice-{name}-")
+        os.chmod(self.directory, 0o755)
+        self.port = free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.url = self._run("start", self.directory, str(self.port), *extra).strip().splitlines()[-1]
+
+    def _run(self, *args: str) -> str:
+        result = subprocess.run(
+            ["bash", str(SCRIPTS / f"{self.name}.sh"), *args],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=self.env,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{self.name}.sh {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def stop(self) -> None:
+        self._run("stop", self.directory)
