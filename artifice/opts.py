@@ -14,6 +14,7 @@ _OPTION_LISTS = (
     ("artifice.collectors.samples_file", "collector:samples", "samples_opts"),
     ("artifice.collectors.ceilometer", "collector:ceilometer", "ceilometer_opts"),
     ("artifice.openstack", "telemetry", "retry_opts"),
+    ("artifice.tenants", "tenants", "tenants_opts"),
     ("artifice.openstack", "service_credentials", "credential_opts"),
 )
 

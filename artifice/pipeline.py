@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from oslo_config import cfg
 
-from artifice import config
+from artifice import config, tenants
 from artifice.billing import invoice_total, price_lines
 from artifice.collectors.base import Collector
 from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
@@ -40,6 +40,12 @@ billing_opts = [
         min=0,
         max=6,
         help="Decimal places of line amounts (half-up rounding per line).",
+    ),
+    cfg.BoolOpt(
+        "send_empty_invoices",
+        default=False,
+        help="Commit invoices without any line to the ERP. If false, a month "
+        "without usage is recorded as billed (total 0) and nothing is sent.",
     ),
     cfg.IntOpt(
         "claim_timeout",
@@ -98,7 +104,7 @@ class Pipeline:
         return cls(conf, collector_class(conf), invoice_class, adapter_name, rules, WindowStore(engine))
 
     def tenants(self, window: Window) -> list[Tenant]:
-        return self.collector.tenants(window)
+        return tenants.select(self.conf, self.collector.tenants(window))
 
     def bill(self, tenant: Tenant, window: Window, dry_run: bool = False) -> BillResult:
         if dry_run:
@@ -113,17 +119,22 @@ class Pipeline:
             currency = self._currency(invoice)
             total = invoice_total(lines)
             self.store.record_lines(claimed.id, lines, currency, total)
-            self._fill(invoice, lines, currency)
+            send = bool(lines) or self.conf.billing.send_empty_invoices
+            if send:
+                self._fill(invoice, lines, currency)
             self.store.mark_committing(claimed.id)
-            invoice.commit()
+            if send:
+                invoice.commit()
         except BaseException as exc:
             # Nothing reached the ERP: an adapter raises from commit() only
             # when it saved nothing. The month can be billed again.
             self.store.mark_failed(claimed.id, _describe(exc))
             raise
-        self.store.mark_committed(claimed.id, _text_or_none(getattr(invoice, "external_id", None)))
+        external_id = getattr(invoice, "external_id", None) if send else None
+        self.store.mark_committed(claimed.id, _text_or_none(external_id))
         LOG.info("run %s: committed tenant %s %s total %s %s", self.run_id, tenant.id, window.label, total, currency)
-        return BillResult(tenant, window, lines, total, currency, claimed.external_reference, report, "committed")
+        note = "" if send else "no usage: recorded as billed, nothing sent to the ERP"
+        return BillResult(tenant, window, lines, total, currency, claimed.external_reference, report, "committed", note)
 
     def _dry_run(self, tenant: Tenant, window: Window) -> BillResult:
         blocking = self.store.blocking(tenant.id, window)

@@ -1,0 +1,59 @@
+"""Which tenants to bill: Keystone projects plus every project seen in telemetry.
+
+A project deleted from Keystone still has usage for the month it was
+deleted in, so tenants found only in telemetry are billed too (by id).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from keystoneauth1 import exceptions as ks_exc
+from oslo_config import cfg
+
+from artifice import openstack
+from artifice.exceptions import CollectionError
+from artifice.invoice import Tenant
+
+LOG = logging.getLogger(__name__)
+
+tenants_opts = [
+    cfg.BoolOpt(
+        "from_keystone",
+        default=False,
+        help="Also list tenants from Keystone (/v3/projects, with [service_credentials]); "
+        "gives invoices the project names.",
+    ),
+    cfg.ListOpt("include_tenants", default=[], help="Bill only these project ids or names (empty: all)."),
+    cfg.ListOpt("exclude_tenants", default=[], help="Never bill these project ids or names."),
+]
+
+
+def keystone_projects(conf: cfg.ConfigOpts) -> dict[str, str]:
+    """Project id -> name, from Keystone's v3 API."""
+    session = openstack.make_session(conf)
+    credentials = conf[openstack.CREDENTIALS_GROUP]
+    endpoint = {"service_type": "identity", "interface": credentials.interface, "version": (3, 0)}
+    if credentials.region_name:
+        endpoint["region_name"] = credentials.region_name
+    response = openstack.call(
+        conf, "listing Keystone projects", (ks_exc.ClientException,), session.get, "/projects", endpoint_filter=endpoint
+    )
+    body: dict[str, Any] = response.json()
+    if body.get("truncated"):
+        raise CollectionError("Keystone truncated the project list (its [DEFAULT] list_limit): raise it")
+    return {str(p["id"]): str(p.get("name") or "") for p in body.get("projects", [])}
+
+
+def select(conf: cfg.ConfigOpts, from_telemetry: list[Tenant]) -> list[Tenant]:
+    """Telemetry's tenants, named and completed from Keystone, then filtered."""
+    options = conf.tenants
+    names: dict[str, str] = keystone_projects(conf) if options.from_keystone else {}
+    ids = {t.id for t in from_telemetry} | set(names)
+    deleted = sorted(t for t in ids if names and t not in names)
+    if deleted:
+        LOG.info("billing %d project(s) no longer in Keystone: %s", len(deleted), ", ".join(deleted))
+    tenants = [Tenant(t, names.get(t, "")) for t in sorted(ids)]
+    include, exclude = set(options.include_tenants), set(options.exclude_tenants)
+    return [t for t in tenants if (not include or include & {t.id, t.name}) and not exclude & {t.id, t.name}]
