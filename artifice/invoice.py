@@ -46,6 +46,7 @@ class LineValue:
     amount: Decimal
     currency: str = ""
     category: str = ""
+    item_type: str = "USAGE"  # or TAX, ITEM_ADJ, EXTERNAL_CHARGE from invoice plugins
 
     def __str__(self) -> str:
         return str(self.amount)

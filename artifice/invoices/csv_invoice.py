@@ -18,8 +18,8 @@ import tempfile
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from artifice.exceptions import CommitError, ConfigError, PricingError
-from artifice.invoice import Invoice, Item, LineValue, Tenant
+from artifice.exceptions import CommitError, ConfigError
+from artifice.invoice import Invoice, Item, Tenant
 from artifice.invoices.rates import RateTable
 
 if TYPE_CHECKING:
@@ -42,17 +42,22 @@ class CsvInvoice(Invoice):
         return self.rates.rate(datacenter, name).price
 
     def add_line(self, item: Item) -> None:
-        datacenter, name, value = item
-        if isinstance(value, LineValue):
-            expected = self.rates.rate(datacenter, name).unit
-            if value.unit != expected:
-                raise PricingError(f"{datacenter}/{name} is measured in {value.unit} but its rate is per {expected}")
+        self.rates.check_unit(item)
         super().add_line(item)
 
     @property
     def path(self) -> str:
         period = self.period.label if self.period else "unknown-period"
         return os.path.join(self.directory, f"{self.tenant}-{period}.csv")
+
+    def lookup(self, reference: str) -> str | None:
+        """The invoice file holding ``reference``, if it was written."""
+        try:
+            with open(self.path, newline="", encoding="utf-8") as handle:
+                first = next(csv.reader(handle), [])
+        except FileNotFoundError:
+            return None
+        return self.path if first == ["invoice", reference] else None
 
     def commit(self) -> None:
         path = self.path
@@ -93,7 +98,8 @@ class CsvInvoice(Invoice):
             subtotal = Decimal(0)
             for _, name, value in items:
                 row = (value.quantity, value.unit, value.unit_price, value.amount, self.currency)
-                writer.writerow(("line", datacenter, name, *row))
+                record = "line" if value.item_type == "USAGE" else value.item_type.lower()
+                writer.writerow((record, datacenter, name, *row))
                 subtotal += value.amount
             writer.writerow(("subtotal", datacenter, "", "", "", "", subtotal, self.currency))
             total += subtotal

@@ -11,6 +11,7 @@ import dataclasses
 from decimal import Decimal, InvalidOperation
 
 from artifice.exceptions import ConfigError, PricingError
+from artifice.invoice import Item, LineValue
 
 COLUMNS = ("datacenter", "service", "unit", "price", "currency")
 
@@ -65,3 +66,14 @@ class RateTable:
         if found is None:
             raise PricingError(f"no rate for service {service!r} in datacenter {datacenter!r} in {self.origin}")
         return found
+
+    def check_unit(self, item: Item) -> None:
+        """Refuse a usage line measured in another unit than its rate.
+
+        Items added by invoice plugins (TAX, ITEM_ADJ, ...) have no rate.
+        """
+        datacenter, name, value = item
+        if isinstance(value, LineValue) and value.item_type == "USAGE":
+            expected = self.rate(datacenter, name).unit
+            if value.unit != expected:
+                raise PricingError(f"{datacenter}/{name} is measured in {value.unit} but its rate is per {expected}")

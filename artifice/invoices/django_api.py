@@ -1,0 +1,144 @@
+"""Invoices for a Django tastypie invoice API (seed 001).
+
+Config (its ``[invoice:object]`` section)::
+
+    url = https://erp.example.com                   # required: the API's root
+    username = billing@example.com                  # required: tastypie ApiKey user
+    api_key = 0123abcd                              # required (sent as query parameters, as the seed shows)
+    rates_file = /etc/artifice/rates.csv            # required: see artifice.invoices.rates
+    client_uri_template = /api/v1/client/{tenant}/  # the client; {tenant}: project id, {tenant_name}: its name
+    tax_rate = 0                                    # the invoice's ``tax`` field, a percentage
+    quantity_decimals = 2                           # decimals the ERP stores for ``qtt``
+    price_decimals = 5                              # decimals the ERP stores for ``prix_ht``
+    timeout = 30                                    # read timeout, seconds
+    connect_timeout = (timeout)                     # connect timeout, seconds
+
+``commit()`` POSTs ``{url}/api/v1/invoice/`` with ``num_facture`` set to the
+invoice reference (unique in the seed's schema) and one ``invoicerows`` entry
+per line, in order (``ordre`` 1, 2, ...), described ``"<datacenter> <service>
+(<unit>)"``. The schema has no sections, so the datacenter is in each row's text.
+``tax`` is always sent: the seed's default is 19.60 %, which would otherwise
+apply silently. The ERP's id is the last path segment of the ``Location`` answer.
+
+Money goes out as decimal strings. A row whose quantity or unit price has more
+decimals than the ERP stores (``qtt`` "6.00", ``prix_ht`` "100.00000" in the
+seed) would be rounded by it into a different amount; it is sent as quantity 1
+at the line's amount, its text naming the real quantity and unit price.
+
+``lookup(reference)`` GETs ``{url}/api/v1/invoice/?num_facture=<reference>``
+and pages through ``meta``/``objects`` matching ``num_facture`` exactly (so it
+stays right if the resource ignores the filter; a resource that refuses
+filtering on ``num_facture`` answers 400, raised as a CommitError).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from artifice.exceptions import CommitError, ConfigError, TransientCommitError
+from artifice.invoice import Invoice, Item, LineValue
+from artifice.invoices import erp_http
+from artifice.invoices.rates import RateTable
+
+INVOICES = "/api/v1/invoice/"
+
+
+class DjangoInvoice(Invoice):
+    def __init__(self, tenant: Any, config: dict[str, str]) -> None:
+        super().__init__(tenant, config)
+        erp_http.required(config, "django", "url", "username", "api_key", "rates_file")
+        self.url = config["url"].strip().rstrip("/")
+        self.auth = {"username": config["username"].strip(), "api_key": config["api_key"].strip()}
+        self.secrets = (self.auth["api_key"],)
+        self.timeout = erp_http.timeouts(config)
+        template = config.get("client_uri_template") or "/api/v1/client/{tenant}/"
+        try:
+            self.client_uri = template.format(tenant=tenant, tenant_name=getattr(tenant, "name", ""))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"[invoice:object] client_uri_template {template!r}: {exc!r}") from None
+        self.tax_rate = erp_http.number(config, "tax_rate", "0")
+        self.quantity_places = int(erp_http.number(config, "quantity_decimals", "2", integer=True))
+        self.price_places = int(erp_http.number(config, "price_decimals", "5", integer=True))
+        self.rates = RateTable.load(config["rates_file"])
+        self.currency = self.rates.currency
+        self.external_id: str | None = None
+
+    def cost(self, datacenter: str, name: str) -> Decimal:
+        return self.rates.rate(datacenter, name).price
+
+    def add_line(self, item: Item) -> None:
+        self.rates.check_unit(item)
+        super().add_line(item)
+
+    def document(self) -> dict[str, Any]:
+        """The invoice as the API's JSON document."""
+        if self.period is None or not self.reference:
+            raise CommitError("the invoice has no period or reference; the pipeline sets both before commit")
+        rows: list[dict[str, Any]] = []
+        for datacenter, items in self.sections.items():
+            for _, name, value in items:
+                rows.append(self._row(len(rows) + 1, datacenter, name, value))
+        return {
+            "client": self.client_uri,
+            "date_facture": self.period.end.replace(tzinfo=None).isoformat(),
+            "num_facture": self.reference,
+            "tax": erp_http.plain(self.tax_rate),
+            "invoicerows": rows,
+        }
+
+    def _row(self, order: int, datacenter: str, name: str, value: LineValue) -> dict[str, Any]:
+        qtt, price = erp_http.exact_line(
+            value.quantity, value.unit_price, value.amount, self.quantity_places, self.price_places
+        )
+        text = f"{datacenter} {name} ({value.unit})"
+        if (qtt, price) != (value.quantity, value.unit_price):
+            text = f"{datacenter} {name}: {value.quantity} {value.unit} at {value.unit_price}"
+        return {"description": text, "prix_ht": erp_http.plain(price), "qtt": erp_http.plain(qtt), "ordre": order}
+
+    def commit(self) -> None:
+        url = self.url + INVOICES
+        body = json.dumps(self.document())
+        response = erp_http.send("POST", url, params=self.auth, body=body, timeout=self.timeout, secrets=self.secrets)
+        if not 200 <= response.status_code < 300:
+            raise erp_http.refuse("POST", response, self.secrets)
+        location = response.headers.get("Location", "")
+        segments = [s for s in urlsplit(location).path.split("/") if s]
+        if location and segments:
+            self.external_id = segments[-1]
+            return
+        # Saved, but the answer does not say under which id: ask by reference.
+        self.external_id = self.lookup(self.reference or "")
+        if self.external_id is None:
+            raise TransientCommitError(f"POST {erp_http.safe_url(url)}: HTTP {response.status_code} without Location")
+
+    def lookup(self, reference: str) -> str | None:
+        """The ERP id (``id_facture``) of the invoice whose ``num_facture`` is ``reference``, or None."""
+        url = self.url + INVOICES
+        offset = 0
+        while True:
+            params = {**self.auth, "num_facture": reference, "offset": str(offset)}
+            response = erp_http.send("GET", url, params=params, timeout=self.timeout, secrets=self.secrets)
+            if response.status_code != 200:
+                raise erp_http.refuse("GET", response, self.secrets)
+            try:
+                page = response.json()
+                objects, meta = page["objects"], page.get("meta") or {}
+            except (ValueError, KeyError, TypeError):
+                raise TransientCommitError(f"GET {erp_http.safe_url(url)}: answer is not a tastypie list") from None
+            for invoice in objects:
+                if isinstance(invoice, dict) and invoice.get("num_facture") == reference:
+                    return _invoice_id(invoice)
+            if not meta.get("next") or not objects:
+                return None
+            offset = int(meta.get("offset") or offset) + len(objects)
+
+
+def _invoice_id(invoice: dict[str, Any]) -> str | None:
+    """The id ``Location`` would name: the last segment of ``resource_uri``, else ``id_facture``."""
+    segments = [s for s in str(invoice.get("resource_uri") or "").split("/") if s]
+    if segments:
+        return segments[-1]
+    return str(invoice["id_facture"]) if invoice.get("id_facture") not in (None, "") else None

@@ -1,0 +1,195 @@
+"""What the ERP adapters share: config parsing, one-shot HTTP with error mapping, exact money.
+
+Every request is sent exactly once: no retries here (nor in urllib3 below us),
+because a re-sent POST may create a second invoice. The pipeline looks the
+invoice up by its reference before it tries again.
+
+Error mapping: a connection error, a timeout, a 5xx or a 429 raises
+:class:`TransientCommitError` (the invoice may or may not exist); any other
+4xx raises :class:`CommitError` with the ERP's own error text. Messages name
+the method and the URL without its query string, and every configured secret
+is masked, so an API key never reaches a log or the billing database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+
+import requests
+
+from artifice.exceptions import CommitError, ConfigError, TransientCommitError
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def required(config: Mapping[str, str], adapter: str, *keys: str) -> None:
+    for key in keys:
+        if not str(config.get(key) or "").strip():
+            raise ConfigError(f"[invoice:object] {key} is required by the {adapter} adapter")
+
+
+def flag(config: Mapping[str, str], key: str, default: bool = False) -> bool:
+    text = str(config.get(key, "true" if default else "false")).strip().lower()
+    if text not in TRUE | FALSE:
+        raise ConfigError(f"[invoice:object] {key} must be true or false, not {text!r}")
+    return text in TRUE
+
+
+def number(config: Mapping[str, str], key: str, default: str, *, integer: bool = False) -> Decimal:
+    text = str(config.get(key) or default).strip()
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ConfigError(f"[invoice:object] {key} must be a number, not {text!r}") from None
+    if not value.is_finite() or value < 0 or (integer and value != value.to_integral_value()):
+        raise ConfigError(f"[invoice:object] {key} must be a {'whole ' if integer else ''}number >= 0, not {text!r}")
+    return value
+
+
+def timeouts(config: Mapping[str, str]) -> tuple[float, float]:
+    """``(connect, read)`` seconds from ``connect_timeout`` (default: ``timeout``) and ``timeout`` (30)."""
+    read = float(number(config, "timeout", "30"))
+    connect = float(number(config, "connect_timeout", str(read)))
+    if read <= 0 or connect <= 0:
+        raise ConfigError("[invoice:object] timeout and connect_timeout must be > 0")
+    return connect, read
+
+
+def safe_url(url: str) -> str:
+    """``url`` without credentials, query string or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each secret, as is or URL-encoded, replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            for form in (secret, quote(secret, safe=""), quote_plus(secret, safe="")):
+                text = text.replace(form, "***")
+    return text
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    timeout: tuple[float, float],
+    params: Mapping[str, str] | None = None,
+    body: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+) -> requests.Response:
+    """Send one request once; return any response below 500 except 429, raise for the rest."""
+    secrets = tuple(secrets)
+    where = f"{method} {safe_url(url)}"
+    all_headers = {"Accept": "application/json", **(headers or {})}
+    if body is not None:
+        all_headers["Content-Type"] = "application/json"
+    try:
+        with requests.Session() as session:  # urllib3 below retries nothing (requests' default)
+            response = session.request(
+                method,
+                url,
+                params=params,
+                data=body.encode("utf-8") if body is not None else None,
+                headers=all_headers,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+    except requests.Timeout as exc:
+        kind = "connecting" if isinstance(exc, requests.ConnectTimeout) else "waiting for the answer"
+        seconds = timeout[0] if isinstance(exc, requests.ConnectTimeout) else timeout[1]
+        raise TransientCommitError(f"{where}: timed out after {seconds:g} s {kind}") from None
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+        raise ConfigError(f"[invoice:object] url: cannot send {where}: not a usable http(s) URL") from None
+    except requests.RequestException as exc:  # connection refused, reset, dropped without an answer
+        detail = mask(str(exc.__context__ or exc), secrets)
+        raise TransientCommitError(f"{where}: connection failed: {exc.__class__.__name__}: {detail}") from None
+    if response.status_code >= 500 or response.status_code == 429:
+        text = mask(error_text(response), secrets)
+        raise TransientCommitError(f"{where}: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
+    return response
+
+
+def refuse(method: str, response: requests.Response, secrets: Iterable[str] = ()) -> CommitError:
+    """The CommitError for a 3xx or 4xx answer, carrying the ERP's error text."""
+    text = mask(error_text(response), secrets)
+    where = f"{method} {safe_url(response.url)}"
+    return CommitError(f"{where} refused: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
+
+
+def error_text(response: requests.Response) -> str:
+    """The ERP's error text: JSON errors flattened to ``path: message; ...``, else the body's start."""
+    try:
+        body = response.json()
+    except ValueError:
+        return " ".join(response.text.split())[:500]
+    return "; ".join(f"{path}: {message}" if path else message for path, message in flatten(body))[:2000]
+
+
+def flatten(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(dotted path, message)`` pairs of a nested JSON error document (a top ``errors`` key is dropped)."""
+    if isinstance(value, Mapping):
+        pairs = []
+        for key, item in value.items():
+            child = "" if not path and key in ("errors", "error") else f"{path}.{key}" if path else str(key)
+            pairs.extend(flatten(item, child))
+        return pairs
+    if isinstance(value, list):
+        return [pair for item in value for pair in flatten(item, path)]
+    return [(path, str(value))] if value not in (None, "") else []
+
+
+def exact_line(
+    quantity: Decimal, unit_price: Decimal, amount: Decimal, quantity_places: int, price_places: int
+) -> tuple[Decimal, Decimal]:
+    """The ``(quantity, unit price)`` to send so that the ERP's line amount is exactly ``amount``.
+
+    An ERP that stores fewer decimals than Artifice would round one of them and
+    bill a different amount: such a line goes out as 1 x its amount instead
+    (the caller then names the real quantity and unit price in its text).
+    """
+    fits = quantity == quantity.quantize(Decimal(1).scaleb(-quantity_places)) and unit_price == unit_price.quantize(
+        Decimal(1).scaleb(-price_places)
+    )
+    if fits and (quantity * unit_price).quantize(amount, rounding=ROUND_HALF_UP) == amount:
+        return quantity, unit_price
+    return Decimal(1), amount
+
+
+def plain(value: Decimal) -> str:
+    """A Decimal as a plain decimal string, never in exponent notation."""
+    return format(value, "f")
+
+
+def dumps(document: Any) -> str:
+    """JSON with Decimals written as JSON numbers carrying their exact digits.
+
+    Only for contracts that force a JSON number for money: json.dumps would
+    write a float's rounding, so Decimals are written as placeholders and
+    replaced by their exact decimal text.
+    """
+    exact: list[str] = []
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            exact.append(plain(value))
+            return f"\x00{len(exact) - 1}\x00"
+        if isinstance(value, Mapping):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(item) for item in value]
+        return value
+
+    text = json.dumps(convert(document), ensure_ascii=True)
+    for index, digits in enumerate(exact):
+        text = text.replace(f'"\\u0000{index}\\u0000"', digits, 1)
+    return text
