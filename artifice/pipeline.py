@@ -19,13 +19,15 @@ from decimal import Decimal
 
 from oslo_config import cfg
 
-from artifice import config, tenants
+from artifice import config, failpoints, tenants
 from artifice.billing import invoice_total, price_lines
 from artifice.collectors.base import Collector
+from artifice.commit import commit_once
 from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
 from artifice.invoice import Invoice, LineValue, Tenant
 from artifice.loading import load_class
-from artifice.store import db
+from artifice.plugins.apply import load_plugins, plugin_lines
+from artifice.store import db, models
 from artifice.store.windows import PricedLine, WindowStore, external_reference
 from artifice.timeutil import Window
 from artifice.usage.engine import SampleReport, rate
@@ -90,6 +92,7 @@ class Pipeline:
         self.adapter_name = adapter_name
         self.rules = rules
         self.store = store
+        self.plugins = load_plugins(conf)
         self.run_id = uuid.uuid4().hex[:12]
 
     @classmethod
@@ -109,32 +112,36 @@ class Pipeline:
     def bill(self, tenant: Tenant, window: Window, dry_run: bool = False) -> BillResult:
         if dry_run:
             return self._dry_run(tenant, window)
-        claimed = self.store.claim(
-            tenant, window, self.adapter_name, self.run_id, dt.timedelta(seconds=self.conf.billing.claim_timeout)
+        stale_after = dt.timedelta(seconds=self.conf.billing.claim_timeout)
+        row = self.store.claim(tenant, window, self.adapter_name, self.run_id, stale_after)
+        LOG.info(
+            "run %s: tenant %s %s is %s %s", self.run_id, tenant.id, window.label, row.external_reference, row.state
         )
-        LOG.info("run %s: claimed tenant %s %s as %s", self.run_id, tenant.id, window.label, claimed.external_reference)
+        failpoints.hit("claimed")
+        report = SampleReport()
         try:
-            invoice = self._new_invoice(tenant, window, claimed.external_reference)
-            lines, report = self._rate(invoice, tenant, window)
-            currency = self._currency(invoice)
-            total = invoice_total(lines)
-            self.store.record_lines(claimed.id, lines, currency, total)
-            send = bool(lines) or self.conf.billing.send_empty_invoices
-            if send:
-                self._fill(invoice, lines, currency)
-            self.store.mark_committing(claimed.id)
-            if send:
-                invoice.commit()
+            invoice = self._new_invoice(tenant, window, row.external_reference)
+            if row.state == models.CLAIMED:
+                lines, report = self._rate(invoice, tenant, window)
+                currency = self._currency(invoice)
+                self.store.record_lines(row.id, lines, currency, invoice_total(lines))
+            else:  # resumed from a run that died: send exactly what it rated
+                lines, currency = self.store.lines(row.id), row.currency
         except BaseException as exc:
-            # Nothing reached the ERP: an adapter raises from commit() only
-            # when it saved nothing. The month can be billed again.
-            self.store.mark_failed(claimed.id, _describe(exc))
+            if row.state != models.COMMITTING:
+                self.store.mark_failed(row.id, _describe(exc))
             raise
-        external_id = getattr(invoice, "external_id", None) if send else None
-        self.store.mark_committed(claimed.id, _text_or_none(external_id))
+        failpoints.hit("rated")
+        send = bool(lines) or self.conf.billing.send_empty_invoices
+        if send:
+            commit_once(self.conf, self.store, row, invoice, lambda: self._fill(invoice, lines, currency))
+        else:
+            self.store.mark_committing(row.id)
+            self.store.mark_committed(row.id, None)
+        total = invoice_total(lines)
         LOG.info("run %s: committed tenant %s %s total %s %s", self.run_id, tenant.id, window.label, total, currency)
         note = "" if send else "no usage: recorded as billed, nothing sent to the ERP"
-        return BillResult(tenant, window, lines, total, currency, claimed.external_reference, report, "committed", note)
+        return BillResult(tenant, window, lines, total, currency, row.external_reference, report, "committed", note)
 
     def _dry_run(self, tenant: Tenant, window: Window) -> BillResult:
         blocking = self.store.blocking(tenant.id, window)
@@ -172,7 +179,9 @@ class Pipeline:
         usage = rate(raw, window, self.rules, self.conf.metering.trust_sources)
         if usage.report.dropped:
             LOG.warning("tenant %s %s: %s", tenant.id, window.label, usage.report.summary())
-        lines = price_lines(usage.lines, usage.detail, invoice, self.conf.billing.currency_decimals)
+        decimals = self.conf.billing.currency_decimals
+        lines = price_lines(usage.lines, usage.detail, invoice, decimals)
+        lines += plugin_lines(self.plugins, tenant, window, self._currency(invoice), lines, decimals)
         return lines, usage.report
 
     def _currency(self, invoice: Invoice) -> str:
@@ -182,7 +191,9 @@ class Pipeline:
         for datacenter in sorted({line.datacenter for line in lines}):
             invoice.add_section(datacenter)
             for line in (x for x in lines if x.datacenter == datacenter):
-                value = LineValue(line.quantity, line.unit, line.unit_price, line.amount, currency, line.category)
+                value = LineValue(
+                    line.quantity, line.unit, line.unit_price, line.amount, currency, line.category, line.item_type
+                )
                 invoice.add_line((datacenter, line.service, value))
 
     def bill_all(
@@ -209,7 +220,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ArtificeError):
         return str(exc)
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-
-
-def _text_or_none(value: object) -> str | None:
-    return None if value is None else str(value)

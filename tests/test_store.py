@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -32,11 +34,13 @@ def _raw_insert(engine: sa.Engine, tenant: str, start: dt.datetime, end: dt.date
                 period_start=start,
                 period_end=end,
                 state=state,
-                revision=1,
+                revision=int(ref.rsplit("-", 1)[1]),  # distinct, so only the overlap rule can refuse
                 adapter="csv",
                 external_reference=ref,
                 currency="",
                 run_id="x",
+                kind="invoice",
+                owner="",
                 created_at=now,
                 updated_at=now,
             )
@@ -102,14 +106,33 @@ def test_failed_window_is_billed_again_as_next_revision(engine: sa.Engine):
     assert second.revision == 2 and second.external_reference.endswith("-r2")
 
 
-def test_live_claim_blocks_but_stale_claim_is_taken_over(engine: sa.Engine):
+def test_live_claim_blocks_but_a_dead_runs_claim_is_taken_over(engine: sa.Engine):
     store = WindowStore(engine)
-    store.claim(Tenant("t1"), OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
+    first = store.claim(Tenant("t1"), OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
     with pytest.raises(WindowConflict, match="run run-a is billing"):
         store.claim(Tenant("t1"), OCTOBER, "csv", "run-b", dt.timedelta(hours=1))
-    taken = store.claim(Tenant("t1"), OCTOBER, "csv", "run-c", dt.timedelta(seconds=-1))
-    states = sorted((w.run_id, w.state) for w in store.windows("t1"))
-    assert states == [("run-a", "failed"), ("run-c", "claimed")] and taken.revision == 2
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE billing_windows SET owner = :owner"), {"owner": f"{socket.gethostname()}:{_dead_pid()}"}
+        )
+    taken = store.claim(Tenant("t1"), OCTOBER, "csv", "run-c", dt.timedelta(hours=1))
+    assert (taken.id, taken.run_id, taken.state, taken.revision) == (first.id, "run-c", "claimed", 1)
+
+
+def test_silent_owner_on_another_host_is_taken_over_after_the_timeout(engine: sa.Engine):
+    store = WindowStore(engine)
+    store.claim(Tenant("t1"), OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE billing_windows SET owner = 'elsewhere:1'"))
+    with pytest.raises(WindowConflict):
+        store.claim(Tenant("t1"), OCTOBER, "csv", "run-b", dt.timedelta(hours=1))
+    assert store.claim(Tenant("t1"), OCTOBER, "csv", "run-b", dt.timedelta(seconds=-1)).run_id == "run-b"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_money_round_trips_exactly(engine: sa.Engine):

@@ -26,6 +26,18 @@ def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     bill.add_argument("--dry-run", action="store_true", help="Print the invoice; write nothing.")
     windows = subparsers.add_parser("windows", help="List billed windows and their state.")
     windows.add_argument("--tenant", help="Only this tenant.")
+    reconcile = subparsers.add_parser(
+        "reconcile", help="Record what the ERP holds for a window left needs_reconciliation."
+    )
+    reconcile.add_argument("--window", type=int, required=True, help="Window id, from `artifice windows`.")
+    reconcile.add_argument(
+        "--as",
+        dest="outcome",
+        required=True,
+        choices=("committed", "failed"),
+        help="committed: the ERP has the invoice; failed: it does not (the month is billed again).",
+    )
+    reconcile.add_argument("--external-id", help="The ERP's id of the invoice (with --as committed).")
 
 
 command_opt = cfg.SubCommandOpt("command", title="Commands", handler=_add_parsers)
@@ -36,12 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(conf: cfg.ConfigOpts) -> int:
+    if conf.command.name == "bill":
+        return _bill(conf)
+    engine = db.make_engine(conf.database.connection)
+    db.check_schema(engine)
+    store = WindowStore(engine)
     if conf.command.name == "windows":
-        engine = db.make_engine(conf.database.connection)
-        db.check_schema(engine)
-        print(render.windows_text(WindowStore(engine).windows(conf.command.tenant)))
+        print(render.windows_text(store.windows(conf.command.tenant)))
         return 0
-    return _bill(conf)
+    committed = conf.command.outcome == "committed"
+    row = store.reconcile(
+        conf.command.window, committed, conf.command.external_id, "reconciled by hand: the ERP does not have it"
+    )
+    print(render.windows_text([row]))
+    return 0
 
 
 def _bill(conf: cfg.ConfigOpts) -> int:

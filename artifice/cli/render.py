@@ -35,15 +35,16 @@ def invoice_text(result: BillResult) -> str:
 
 
 def windows_text(rows: Iterable[BillingWindow]) -> str:
-    header = (
-        f"{'tenant':<34} {'period':<8} {'rev':>3} {'state':<11} {'total':>12} {'currency':<8} {'reference / error'}"
-    )
+    columns = ("id", "tenant", "period", "rev", "state", "total", "currency", "reference / error")
+    header = _row(*columns)
     out = [header]
     for row in rows:
         period = Window(row.period_start, row.period_end).label
         total = "" if row.total is None else str(row.total)
         detail = row.external_reference + (f"  error: {row.error}" if row.error else "")
-        out.append(
-            f"{row.tenant_id:<34} {period:<8} {row.revision:>3} {row.state:<11} {total:>12} {row.currency:<8} {detail}"
-        )
+        out.append(_row(str(row.id), row.tenant_id, period, str(row.revision), row.state, total, row.currency, detail))
     return "\n".join(out) if len(out) > 1 else "no billing windows yet"
+
+
+def _row(ident: str, tenant: str, period: str, rev: str, state: str, total: str, currency: str, detail: str) -> str:
+    return f"{ident:>6} {tenant:<34} {period:<8} {rev:>3} {state:<20} {total:>12} {currency:<8} {detail}"

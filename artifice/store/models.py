@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from artifice.store.types import ExactDecimal, UTCDateTime
@@ -17,7 +17,14 @@ RATED = "rated"  # lines are priced and recorded; nothing sent yet
 COMMITTING = "committing"  # commit() called; the ERP may or may not have it
 COMMITTED = "committed"  # the ERP has it
 FAILED = "failed"  # nothing reached the ERP; the month can be billed again
-STATES = (CLAIMED, RATED, COMMITTING, COMMITTED, FAILED)
+NEEDS_RECONCILIATION = "needs_reconciliation"  # unknown, and the adapter cannot look up
+STATES = (CLAIMED, RATED, COMMITTING, COMMITTED, FAILED, NEEDS_RECONCILIATION)
+# Kinds: the month's invoice, or a later adjustment of it (re-billing).
+INVOICE = "invoice"
+ADJUSTMENT = "adjustment"
+# Line item types (seed 002): usage lines, and what invoice plugins may add.
+USAGE = "USAGE"
+PLUGIN_ITEM_TYPES = ("TAX", "ITEM_ADJ", "EXTERNAL_CHARGE")
 
 
 class Base(DeclarativeBase):
@@ -28,7 +35,12 @@ class BillingWindow(Base):
     __tablename__ = "billing_windows"
     __table_args__ = (
         CheckConstraint("period_start < period_end", name="ck_window_not_empty"),
-        CheckConstraint("state IN ('claimed','rated','committing','committed','failed')", name="ck_window_state"),
+        CheckConstraint(
+            "state IN ('claimed','rated','committing','committed','failed','needs_reconciliation')",
+            name="ck_window_state",
+        ),
+        CheckConstraint("kind IN ('invoice','adjustment')", name="ck_window_kind"),
+        UniqueConstraint("tenant_id", "period_start", "period_end", "revision", name="uq_window_revision"),
         Index("ix_billing_windows_tenant", "tenant_id", "period_start"),
     )
 
@@ -37,7 +49,8 @@ class BillingWindow(Base):
     tenant_name: Mapped[str] = mapped_column(String(255), default="")
     period_start: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(16), default=INVOICE)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     adapter: Mapped[str] = mapped_column(String(255))
     external_reference: Mapped[str] = mapped_column(String(128), unique=True)
@@ -45,6 +58,7 @@ class BillingWindow(Base):
     currency: Mapped[str] = mapped_column(String(8), default="")
     total: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
     run_id: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(255), default="")  # host:pid of the run
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -63,6 +77,7 @@ class InvoiceLine(Base):
     datacenter: Mapped[str] = mapped_column(String(255))
     service: Mapped[str] = mapped_column(String(255))
     category: Mapped[str] = mapped_column(String(32), default="extra")
+    item_type: Mapped[str] = mapped_column(String(16), default=USAGE)
     unit: Mapped[str] = mapped_column(String(32))
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
     unit_price: Mapped[Decimal] = mapped_column(ExactDecimal())

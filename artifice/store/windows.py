@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from artifice.exceptions import StoreError, WindowConflict
 from artifice.invoice import Tenant
-from artifice.store import models
+from artifice.store import models, ownership
 from artifice.store.models import BillingWindow, InvoiceLine, LineResource
 from artifice.timeutil import Window, utcnow
 
@@ -34,6 +34,7 @@ class PricedLine:
     unit_price: Decimal
     amount: Decimal
     resources: tuple[tuple[str, Decimal], ...] = ()
+    item_type: str = models.USAGE
 
 
 def external_reference(tenant_id: str, window: Window, revision: int) -> str:
@@ -51,16 +52,20 @@ class WindowStore:
     def claim(
         self, tenant: Tenant, window: Window, adapter: str, run_id: str, stale_after: dt.timedelta
     ) -> BillingWindow:
-        """Insert a CLAIMED window, or raise ``WindowConflict`` naming what blocks it."""
+        """Own the tenant's window: a new CLAIMED row, or one whose run is gone.
+
+        A window left CLAIMED, RATED or COMMITTING by a run that died is taken
+        over as it is (the caller resumes from its state); anything else that
+        overlaps raises ``WindowConflict`` naming what blocks it.
+        """
         now = utcnow()
         try:
             with self._session() as session, session.begin():
                 for row in self._overlapping(session, tenant.id, window):
-                    if row.state in (models.CLAIMED, models.RATED) and row.updated_at < now - stale_after:
-                        row.state, row.error, row.updated_at = models.FAILED, f"abandoned by run {row.run_id}", now
-                        continue
+                    if row.state in RESUMABLE and ownership.is_gone(row.owner, row.updated_at, now, stale_after):
+                        row.run_id, row.owner, row.updated_at = run_id, ownership.this_process(), now
+                        return row
                     raise WindowConflict(_conflict_message(tenant.id, window, row))
-                session.flush()
                 earlier = session.scalar(
                     select(func.count()).where(
                         BillingWindow.tenant_id == tenant.id,
@@ -80,6 +85,7 @@ class WindowStore:
                     external_reference=external_reference(tenant.id, window, revision),
                     currency="",
                     run_id=run_id,
+                    owner=ownership.this_process(),
                     created_at=now,
                     updated_at=now,
                 )
@@ -98,6 +104,7 @@ class WindowStore:
             .where(
                 BillingWindow.tenant_id == tenant_id,
                 BillingWindow.state != models.FAILED,
+                BillingWindow.kind == models.INVOICE,
                 BillingWindow.period_start < window.end,
                 window.start < BillingWindow.period_end,
             )
@@ -110,6 +117,30 @@ class WindowStore:
             rows = self._overlapping(session, tenant_id, window)
             return rows[0] if rows else None
 
+    def lines(self, window_id: int) -> list[PricedLine]:
+        """The priced lines recorded for a window, to resume it exactly as rated."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(InvoiceLine)
+                .options(selectinload(InvoiceLine.resources))
+                .where(InvoiceLine.window_id == window_id)
+                .order_by(InvoiceLine.id)
+            ).all()
+            return [
+                PricedLine(
+                    r.datacenter,
+                    r.service,
+                    r.category,
+                    r.unit,
+                    r.quantity,
+                    r.unit_price,
+                    r.amount,
+                    tuple((x.resource_id, x.quantity) for x in r.resources),
+                    r.item_type,
+                )
+                for r in rows
+            ]
+
     def record_lines(self, window_id: int, lines: Sequence[PricedLine], currency: str, total: Decimal) -> None:
         """Store the priced lines and move CLAIMED -> RATED, in one transaction."""
         with self._session() as session, session.begin():
@@ -121,6 +152,7 @@ class WindowStore:
                         datacenter=line.datacenter,
                         service=line.service,
                         category=line.category,
+                        item_type=line.item_type,
                         unit=line.unit,
                         quantity=line.quantity,
                         unit_price=line.unit_price,
@@ -131,20 +163,54 @@ class WindowStore:
 
     def mark_committing(self, window_id: int) -> None:
         with self._session() as session, session.begin():
-            self._advance(session, window_id, models.RATED, models.COMMITTING)
+            self._advance(session, window_id, (models.RATED, models.COMMITTING), models.COMMITTING)
 
     def mark_committed(self, window_id: int, external_id: str | None) -> None:
         with self._session() as session, session.begin():
             self._advance(
-                session, window_id, models.COMMITTING, models.COMMITTED, external_id=external_id, committed_at=utcnow()
+                session,
+                window_id,
+                (models.COMMITTING, models.NEEDS_RECONCILIATION),
+                models.COMMITTED,
+                external_id=external_id,
+                committed_at=utcnow(),
+                error=None,
             )
 
     def mark_failed(self, window_id: int, error: str) -> None:
         """A window whose invoice never reached the ERP: the month may be billed again."""
         with self._session() as session, session.begin():
-            self._advance(
-                session, window_id, (models.CLAIMED, models.RATED, models.COMMITTING), models.FAILED, error=error
-            )
+            self._advance(session, window_id, (*RESUMABLE, models.NEEDS_RECONCILIATION), models.FAILED, error=error)
+
+    def mark_uncertain(self, window_id: int, error: str, can_look_up: bool) -> None:
+        """The ERP may or may not have the invoice.
+
+        With an adapter that can look invoices up, the window stays COMMITTING
+        and the next run reconciles it; otherwise an operator must.
+        """
+        new = models.COMMITTING if can_look_up else models.NEEDS_RECONCILIATION
+        with self._session() as session, session.begin():
+            # Released (no owner): the next run, even in this process, reconciles it.
+            self._advance(session, window_id, models.COMMITTING, new, error=error, owner="")
+
+    def reconcile(self, window_id: int, committed: bool, external_id: str | None, note: str) -> BillingWindow:
+        """An operator's verdict on a window whose invoice may or may not be in the ERP."""
+        with self._session() as session, session.begin():
+            row = session.get(BillingWindow, window_id)
+            if row is None:
+                raise StoreError(f"no billing window {window_id}; `artifice windows` lists them")
+            if row.state not in (models.NEEDS_RECONCILIATION, models.COMMITTING):
+                raise StoreError(
+                    f"billing window {window_id} is {row.state}; only needs_reconciliation or committing "
+                    "windows are reconciled by hand"
+                )
+            if committed:
+                values: dict[str, object] = {"external_id": external_id, "committed_at": utcnow(), "error": None}
+                self._advance(session, window_id, row.state, models.COMMITTED, **values)
+            else:
+                self._advance(session, window_id, row.state, models.FAILED, error=note)
+            session.refresh(row)
+            return row
 
     def _advance(
         self, session: Session, window_id: int, expected: str | tuple[str, ...], new: str, **values: object
@@ -168,16 +234,19 @@ class WindowStore:
             )
 
 
+RESUMABLE = (models.CLAIMED, models.RATED, models.COMMITTING)
+
+
 def _conflict_message(tenant_id: str, window: Window, row: BillingWindow) -> str:
     existing = Window(row.period_start, row.period_end).label
     what = f"tenant {tenant_id} {window.label}:"
     if row.state == models.COMMITTED:
         when = f"{row.committed_at:%Y-%m-%d %H:%M} UTC"
         return f"{what} already billed ({existing}, committed {when} as {row.external_reference})"
-    if row.state == models.COMMITTING:
+    if row.state == models.NEEDS_RECONCILIATION:
         return (
-            f"{what} invoice {row.external_reference} ({existing}) was being committed when its run "
-            "stopped; it needs reconciliation before billing again"
+            f"{what} the ERP may or may not hold invoice {row.external_reference} ({existing}); check it, then "
+            f"run `artifice reconcile --window {row.id} --as committed|failed`"
         )
     since = f"{row.updated_at:%Y-%m-%d %H:%M} UTC"
     return f"{what} run {row.run_id} is billing {existing} (state {row.state} since {since})"
