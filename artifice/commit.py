@@ -25,6 +25,13 @@ from artifice.store.windows import WindowStore
 commit_opts = [
     cfg.IntOpt("commit_retries", default=4, min=0, help="Retries of a commit that failed transiently."),
     cfg.FloatOpt("commit_retry_wait", default=2.0, min=0, help="First wait in seconds between commit retries."),
+    cfg.IntOpt(
+        "commit_settle_time",
+        default=300,
+        min=0,
+        help="Seconds a window left committing by a run that stopped waits before it is looked up in the "
+        "ERP and resumed: longer than the ERP may take to finish a request it already received.",
+    ),
 ]
 
 
@@ -97,13 +104,12 @@ def _commit_with_retries(conf: cfg.ConfigOpts, invoice: Invoice, reference: str)
     )
     for attempt in retrying:
         with attempt:
-            try:
-                invoice.commit()
-            except TransientCommitError:
-                found = look_up(invoice, reference)  # did the ERP keep it anyway?
+            if attempt.retry_state.attempt_number > 1:
+                # The last attempt's outcome is unknown: after the backoff wait, did the ERP keep it?
+                found = look_up(invoice, reference)
                 if found is not None:
                     return found
-                raise
+            invoice.commit()
             external_id = getattr(invoice, "external_id", None)
             return None if external_id is None else str(external_id)
     raise AssertionError("unreachable: tenacity re-raises the last error")

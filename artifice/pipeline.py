@@ -113,7 +113,8 @@ class Pipeline:
         if dry_run:
             return self._dry_run(tenant, window)
         stale_after = dt.timedelta(seconds=self.conf.billing.claim_timeout)
-        row = self.store.claim(tenant, window, self.adapter_name, self.run_id, stale_after)
+        settle = dt.timedelta(seconds=self.conf.billing.commit_settle_time)
+        row = self.store.claim(tenant, window, self.adapter_name, self.run_id, stale_after, settle)
         LOG.info(
             "run %s: tenant %s %s is %s %s", self.run_id, tenant.id, window.label, row.external_reference, row.state
         )

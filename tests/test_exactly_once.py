@@ -6,7 +6,11 @@ The demo tenant initech has one m1.small all month in Auckland: 744 h x 0.05 = 3
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import dataclasses
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,9 +23,11 @@ from artifice.pipeline import Pipeline
 from artifice.plugins import InvoiceCopy, InvoicePlugin, PluginItem
 from artifice.store import db, models
 from artifice.timeutil import Window
-from tests.conftest import cli, demo_conf_text, write_conf
+from tests.conftest import REPO, cli, demo_conf_text, write_conf
+from tests.erp.base import ContractServer
 from tests.erp.django_server import DjangoServer
 from tests.erp.netsuite_server import NetSuiteServer
+from tests.erp.odoo_server import OdooServer
 
 OCTOBER = Window.month(2026, 10)
 INITECH = Tenant("initech")
@@ -34,6 +40,7 @@ def pipeline_for(tmp_path: Path, invoice_ref: str = "csv", extra_invoice: str = 
     conf_file = write_conf(tmp_path / "artifice.conf", text)
     conf = config.load(["--config-file", str(conf_file)])
     conf.set_override("commit_retry_wait", 0.01, group="billing")
+    conf.set_override("commit_settle_time", 0, group="billing")
     return Pipeline.from_config(conf)
 
 
@@ -95,24 +102,91 @@ def test_plugin_item_of_another_type_is_refused_and_nothing_is_sent(tmp_path: Pa
 # -- crashes ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("point", failpoints.POINTS)
-def test_sigkill_at_each_step_then_a_rerun_leaves_exactly_one_invoice(demo_conf: Path, point: str) -> None:
-    args = ("--config-file", str(demo_conf), "bill", "--tenant", "initech", "--month", "2026-10")
-    crashed = cli(*args, env={"ARTIFICE_FAILPOINT": point})
-    assert crashed.returncode == -9, crashed.stderr  # SIGKILL: no cleanup ran
-    rerun = cli(*args)
-    assert rerun.returncode == 0, rerun.stderr
-    print(f"crash point {point}: killed, rerun committed")
+@dataclasses.dataclass
+class ErpUnderTest:
+    """An ERP for the crash tests: its [invoice:object] settings and how many invoices it holds."""
 
-    invoices = list((demo_conf.parent / "invoices").iterdir())
-    assert [p.name for p in invoices] == ["initech-2026-10.csv"]  # one file, no temporary left
-    rows = csv_rows(invoices[0])
-    assert rows[0] == ["invoice", "ART-initech-20261001-20261101-r1"]
-    assert next(r for r in rows if r and r[0] == "total")[6] == "37.20"
-    listing = cli("--config-file", str(demo_conf), "windows").stdout.splitlines()
-    assert len(listing) == 2 and " committed " in listing[1] and "37.20" in listing[1]
-    again = cli(*args)
-    assert again.returncode != 0 and "already billed" in again.stderr
+    adapter: str
+    settings: str
+    count: Callable[[], int]
+    commit_request: str = ""  # the request that creates the invoice (HTTP ERPs)
+    server: ContractServer | None = None
+
+
+def start_erp(adapter: str, tmp_path: Path) -> ErpUnderTest:
+    if adapter == "csv":
+        return ErpUnderTest("csv", "", lambda: len(list((tmp_path / "invoices").glob("*"))))
+    if adapter == "django":
+        django = DjangoServer(users={"billing": KEY}, clients={"initech"}).start()
+        settings = f"url = {django.url}\nusername = billing\napi_key = {KEY}\n"
+        return ErpUnderTest(adapter, settings, lambda: len(django.invoices()), "POST /api/v1/invoice/", django)
+    if adapter == "odoo":
+        odoo = OdooServer(users={"billing": KEY}).start()
+        settings = f"url = {odoo.url}\ndatabase = odoo\nusername = billing\npassword = {KEY}\n"
+        return ErpUnderTest(adapter, settings, lambda: len(odoo.records("account.move")), "account.move.create", odoo)
+    netsuite = NetSuiteServer(customers={7}, products={1}, token="").start()
+    (tmp_path / "customers.csv").write_text("tenant,customer_id\ninitech,7\n")
+    (tmp_path / "products.csv").write_text("service,product_id\nm1.small,1\n")
+    settings = (
+        f"url = {netsuite.url}\ncustomer_map = {tmp_path / 'customers.csv'}\n"
+        f"products_file = {tmp_path / 'products.csv'}\nlookup = true\n"
+    )
+    return ErpUnderTest(adapter, settings, lambda: len(netsuite.invoices()), "POST /invoice/", netsuite)
+
+
+DURING_COMMIT = "during_commit"  # killed while the ERP is still handling the invoice
+SETTLE = 2  # seconds a window left committing waits before it is looked up
+IN_COMMIT = ("committing", DURING_COMMIT, "committed_in_erp")
+CRASHES = [
+    *[("csv", point) for point in failpoints.POINTS],
+    *[(erp, point) for erp in ("django", "odoo", "netsuite") for point in (*failpoints.POINTS, DURING_COMMIT)],
+]
+
+
+@pytest.mark.parametrize(("adapter", "point"), CRASHES)
+def test_sigkill_at_each_step_then_a_rerun_leaves_exactly_one_invoice(tmp_path: Path, adapter: str, point: str):
+    erp = start_erp(adapter, tmp_path)
+    try:
+        settings = erp.settings + "timeout = 10\n"
+        extra = f"\n[billing]\ncommit_settle_time = {SETTLE}\n"
+        conf_file = write_conf(tmp_path / "artifice.conf", demo_conf_text(tmp_path, adapter, settings) + extra)
+        db.upgrade(db.make_engine(f"sqlite:///{tmp_path / 'artifice.db'}"))
+        args = ("--config-file", str(conf_file), "bill", "--tenant", "initech", "--month", "2026-10")
+        if point == DURING_COMMIT:
+            assert erp.server is not None
+            erp.server.hang_next(seconds=SETTLE / 2, match=erp.commit_request)
+            kill_when_sent(args, erp.server, erp.commit_request)
+        else:
+            crashed = cli(*args, env={"ARTIFICE_FAILPOINT": point})
+            assert crashed.returncode == -9, crashed.stderr  # SIGKILL: no cleanup ran
+        if point in IN_COMMIT:  # the ERP may still be handling the dead run's invoice: wait, then look it up
+            early = cli(*args)
+            assert early.returncode != 0 and "the ERP may still be handling it" in early.stderr, early.stderr
+            time.sleep(SETTLE + 0.2)
+        rerun = cli(*args)
+        assert rerun.returncode == 0, rerun.stderr
+        assert erp.count() == 1
+        listing = cli("--config-file", str(conf_file), "windows").stdout.splitlines()
+        assert len(listing) == 2 and " committed " in listing[1] and "37.20" in listing[1], listing
+        assert "ART-initech-20261001-20261101-r1" in listing[1]
+        again = cli(*args)
+        assert again.returncode != 0 and "already billed" in again.stderr
+        assert erp.count() == 1
+    finally:
+        if erp.server is not None:
+            erp.server.stop()
+    print(f"crash point {adapter}/{point}: killed, rerun committed exactly one invoice ({len(CRASHES)} points in all)")
+
+
+def kill_when_sent(args: tuple[str, ...], server: ContractServer, request: str) -> None:
+    """Run ``artifice`` and SIGKILL it once the ERP received the invoice, before it answers."""
+    process = subprocess.Popen([sys.executable, "-m", "artifice.cli.main", *args], cwd=REPO)
+    deadline = time.monotonic() + 60
+    while not server.received(request):
+        assert process.poll() is None and time.monotonic() < deadline, "the invoice was never sent"
+        time.sleep(0.02)
+    process.kill()
+    assert process.wait(timeout=30) == -9
 
 
 # -- an ERP over HTTP: lost answers, retries, refusals --------------------------------

@@ -50,19 +50,29 @@ class WindowStore:
         return Session(self.engine, expire_on_commit=False)
 
     def claim(
-        self, tenant: Tenant, window: Window, adapter: str, run_id: str, stale_after: dt.timedelta
+        self,
+        tenant: Tenant,
+        window: Window,
+        adapter: str,
+        run_id: str,
+        stale_after: dt.timedelta,
+        settle: dt.timedelta = dt.timedelta(0),
     ) -> BillingWindow:
         """Own the tenant's window: a new CLAIMED row, or one whose run is gone.
 
         A window left CLAIMED, RATED or COMMITTING by a run that died is taken
-        over as it is (the caller resumes from its state); anything else that
-        overlaps raises ``WindowConflict`` naming what blocks it.
+        over as it is (the caller resumes from its state). One left COMMITTING
+        waits ``settle`` after the commit began, for the ERP to finish a request
+        it may still be handling. Anything else that overlaps raises
+        ``WindowConflict`` naming what blocks it.
         """
         now = utcnow()
         try:
             with self._session() as session, session.begin():
                 for row in self._overlapping(session, tenant.id, window):
                     if row.state in RESUMABLE and ownership.is_gone(row.owner, row.updated_at, now, stale_after):
+                        if row.state == models.COMMITTING and row.updated_at > now - settle:
+                            raise WindowConflict(_settling_message(tenant.id, window, row, settle))
                         row.run_id, row.owner, row.updated_at = run_id, ownership.this_process(), now
                         return row
                     raise WindowConflict(_conflict_message(tenant.id, window, row))
@@ -250,3 +260,12 @@ def _conflict_message(tenant_id: str, window: Window, row: BillingWindow) -> str
         )
     since = f"{row.updated_at:%Y-%m-%d %H:%M} UTC"
     return f"{what} run {row.run_id} is billing {existing} (state {row.state} since {since})"
+
+
+def _settling_message(tenant_id: str, window: Window, row: BillingWindow, settle: dt.timedelta) -> str:
+    after = row.updated_at + settle
+    return (
+        f"tenant {tenant_id} {window.label}: run {row.run_id} stopped while committing "
+        f"{row.external_reference}; the ERP may still be handling it, so it is looked up and "
+        f"resumed after {after:%Y-%m-%d %H:%M:%S} UTC ([billing] commit_settle_time)"
+    )

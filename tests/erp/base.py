@@ -89,6 +89,7 @@ class ContractServer(ThreadingHTTPServer):
         self.lock = threading.RLock()
         self.state_file = state_file
         self.requests: list[tuple[str, str, bytes]] = []  # (method, path with query, body) as received
+        self.keys: list[str] = []  # each request's key, as faults match it
         self.state: dict[str, Any] = json.loads(json.dumps(initial))
         if state_file and os.path.exists(state_file):
             with open(state_file, encoding="utf-8") as handle:
@@ -110,6 +111,11 @@ class ContractServer(ThreadingHTTPServer):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.state_file)
+
+    def received(self, match: str) -> bool:
+        """Whether a request whose key contains ``match`` has arrived."""
+        with self.lock:
+            return any(match in key for key in self.keys)
 
     def fail_next(self, count: int = 1, status: int = 503, match: str = "") -> None:
         self.plan.add(Fault("fail", status=status, match=match), count)
@@ -176,9 +182,11 @@ class ContractHandler(BaseHTTPRequestHandler):
         if parts.path.startswith("/_control"):
             self._send(self._control(method, body))
             return
+        key = self.request_key(method, parts.path, body)
         with self.server.lock:
             self.server.requests.append((method, self.path, body))
-        fault = self.server.plan.take(self.request_key(method, parts.path, body))
+            self.server.keys.append(key)
+        fault = self.server.plan.take(key)
         if fault and fault.kind == "fail":
             self._send(self.failure(fault.status))
             return
