@@ -15,6 +15,7 @@ _OPTION_LISTS = (
     ("artifice.plugins.apply", "billing", "plugin_opts"),
     ("artifice.collectors.samples_file", "collector:samples", "samples_opts"),
     ("artifice.collectors.ceilometer", "collector:ceilometer", "ceilometer_opts"),
+    ("artifice.collectors.gnocchi", "collector:gnocchi", "gnocchi_opts"),
     ("artifice.openstack", "telemetry", "retry_opts"),
     ("artifice.tenants", "tenants", "tenants_opts"),
     ("artifice.openstack", "service_credentials", "credential_opts"),

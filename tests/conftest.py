@@ -15,14 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from artifice.store import db
+from tests.telemetry import ceilometer, gnocchi, write_conf  # noqa: F401  (shared real-server fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "etc" / "artifice" / "demo"
-
-
-def write_conf(path: Path, body: str) -> Path:
-    path.write_text(body, encoding="utf-8")
-    return path
 
 
 def demo_conf_text(tmp: Path, invoice_ref: str = "csv", extra_invoice: str = "") -> str:

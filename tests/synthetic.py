@@ -22,6 +22,8 @@ import dataclasses
 import datetime as dt
 import functools
 import uuid
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from artifice.timeutil import UTC
@@ -161,3 +163,23 @@ def expected_quantities(index: int) -> dict[str, float]:
         "image.size": 2**30 / 1e9 * 744,
         "network.outgoing.bytes": 743.5,
     }
+
+
+UNITS = {"volume.size": "GB-hour", "image.size": "GB-hour", "network.outgoing.bytes": "GB"}
+
+
+def write_rates(path: Path) -> Path:
+    """A CSV adapter rates file with :data:`RATES`, in EUR."""
+    lines = [f"*,{service},{UNITS.get(service, 'hour')},{price},EUR\n" for service, price in RATES.items()]
+    path.write_text("datacenter,service,unit,price,currency\n" + "".join(lines), encoding="utf-8")
+    return path
+
+
+def expected_total(index: int) -> Decimal:
+    """Tenant ``index``'s invoice total, worked from :func:`expected_quantities` by the rounding rule."""
+    total = Decimal(0)
+    for _region in REGIONS:
+        for service, quantity in expected_quantities(index).items():
+            rounded = Decimal(repr(quantity)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+            total += (rounded * Decimal(RATES[service])).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return total

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import csv
 import http.server
 import threading
 from collections.abc import Iterator
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,90 +17,11 @@ from artifice.timeutil import Window
 from artifice.usage.engine import rate
 from artifice.usage.mapping import load_mapping
 from tests import synthetic
-from tests.ceilometer_loader import post_samples
-from tests.conftest import REPO, cli, write_conf
-from tests.servers import Server
+from tests.conftest import cli
+from tests.telemetry import CEILOMETER_TENANTS, ceilometer_conf
 
-TENANTS = 2
+TENANTS = CEILOMETER_TENANTS
 OCTOBER = Window.month(2026, 10)
-
-
-@pytest.fixture(scope="session")
-def ceilometer() -> Iterator[dict[str, str]]:
-    """Region -> URL of a real Ceilometer API holding that region's synthetic month."""
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        servers = dict(zip(synthetic.REGIONS, pool.map(lambda _: Server("ceilometer"), synthetic.REGIONS), strict=True))
-        month = synthetic.month(TENANTS)
-
-        def load(region: str) -> None:
-            samples = [x for s in month if s.region == region for x in s.samples()]
-            # A sample a tenant posted itself claiming a huge instance: never billed.
-            forged = synthetic.Series(
-                synthetic.tenant_id(0),
-                region,
-                "instance",
-                "instance",
-                "forged",
-                "gauge",
-                [(synthetic.START, 1.0)],
-                {"flavor.name": "m1.medium", "status": "active"},
-            )
-            post_samples(servers[region].url, samples + forged.samples(source="tenant-script"))
-
-        list(pool.map(load, synthetic.REGIONS))
-    try:
-        yield {region: server.url for region, server in servers.items()}
-    finally:
-        for server in servers.values():
-            server.stop()
-
-
-def trusted() -> str:
-    # Ceilometer stores samples posted through its API as "<project>:<source>".
-    return ",".join(f"{synthetic.tenant_id(i)}:openstack" for i in range(TENANTS))
-
-
-def ceilometer_conf(tmp: Path, endpoints: dict[str, str], extra: str = "") -> Path:
-    rates = tmp / "rates.csv"
-    rates.write_text(
-        "datacenter,service,unit,price,currency\n"
-        + "".join(
-            f"*,{service},{unit},{price},EUR\n"
-            for service, price in synthetic.RATES.items()
-            for unit in [
-                {"volume.size": "GB-hour", "image.size": "GB-hour", "network.outgoing.bytes": "GB"}.get(service, "hour")
-            ]
-        )
-    )
-    text = f"""
-[main]
-collector = ceilometer
-invoice:object = csv
-
-[invoice:object]
-csv_directory = {tmp / "invoices"}
-rates_file = {rates}
-
-[collector:ceilometer]
-regions = RegionOne,RegionTwo
-endpoints = {",".join(f"{r}:{u}" for r, u in endpoints.items())}
-
-[service_credentials]
-auth_type = none
-
-[telemetry]
-retries = 1
-retry_wait = 0.01
-
-[metering]
-meter_mapping = {REPO / "etc/artifice/meters.yaml"}
-trust_sources = {trusted()}
-
-[database]
-connection = sqlite:///{tmp / "artifice.db"}
-{extra}
-"""
-    return write_conf(tmp / "ceilometer.conf", text)
 
 
 def _collect_usage(conf_path: Path, tenant: str) -> dict[tuple[str, str], float]:
@@ -136,15 +56,6 @@ def test_small_pages_read_every_sample(ceilometer: dict[str, str], tmp_path: Pat
     assert quantities[("RegionTwo", "volume.size")] == pytest.approx(20.0 * 744)
 
 
-def _expected_total(index: int) -> Decimal:
-    total = Decimal(0)
-    for _region in synthetic.REGIONS:
-        for service, quantity in synthetic.expected_quantities(index).items():
-            rounded = Decimal(repr(quantity)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
-            total += (rounded * Decimal(synthetic.RATES[service])).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return total
-
-
 def test_bill_all_end_to_end_to_csv(ceilometer: dict[str, str], tmp_path: Path):
     conf = ceilometer_conf(tmp_path, ceilometer)
     assert cli("manage", "--config-file", str(conf), "db", "upgrade").returncode == 0
@@ -153,7 +64,7 @@ def test_bill_all_end_to_end_to_csv(ceilometer: dict[str, str], tmp_path: Path):
     for index in range(TENANTS):
         rows = list(csv.reader((tmp_path / "invoices" / f"{synthetic.tenant_id(index)}-2026-10.csv").open()))
         total = next(r for r in rows if r and r[0] == "total")[6]
-        assert Decimal(total) == _expected_total(index)
+        assert Decimal(total) == synthetic.expected_total(index)
         sections = {r[1] for r in rows if r and r[0] == "subtotal"}
         assert sections == set(synthetic.REGIONS)
 

@@ -26,12 +26,11 @@ from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 
 from artifice import openstack
-from artifice.collectors.base import Collector
+from artifice.collectors.api import ApiCollector
 from artifice.collectors.ceilometer_format import samples_frame
-from artifice.exceptions import CollectionError, ConfigError
+from artifice.exceptions import CollectionError
 from artifice.invoice import Tenant
 from artifice.timeutil import Window
-from artifice.usage.mapping import load_mapping
 
 GROUP = "collector:ceilometer"
 STATISTICS_TRANSFORMERS = ("max", "sum")
@@ -48,23 +47,9 @@ ceilometer_opts = [
 ]
 
 
-class CeilometerCollector(Collector):
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
-        super().__init__(conf)
-        self.options = conf[GROUP]
-        if not self.options.regions:
-            raise ConfigError(f"[{GROUP}] regions is empty")
-        self.session = openstack.make_session(conf)
-        rules = load_mapping(conf.metering.meter_mapping, conf.metering.max_gap)
-        self.transformers = {meter: rule.transformer for meter, rule in rules.items()}
-        self._clients: dict[str, Any] = {}
-        self.requests = 0
-
-    def regions(self) -> Sequence[str]:
-        return list(self.options.regions)
-
-    def endpoint(self, region: str) -> str:
-        return str(self.options.endpoints.get(region) or f"the catalog's metering endpoint in {region}")
+class CeilometerCollector(ApiCollector):
+    group = GROUP
+    service = "metering"
 
     def _client(self, region: str) -> Any:
         if region not in self._clients:
