@@ -11,7 +11,8 @@ An adapter is created once per tenant and billing window::
 ``value`` is a :class:`LineValue` (quantity, unit, unit price, amount);
 ``str(value)`` is the amount. Before the first ``add_section`` Artifice sets
 ``invoice.period`` (the billed :class:`~artifice.timeutil.Window`) and
-``invoice.reference`` (a deterministic id of this invoice, for the ERP).
+``invoice.reference`` (a deterministic id of this invoice, for the ERP); on a
+re-bill, ``invoice.adjusts`` is the reference of the invoice being adjusted.
 Subclasses need not call ``Invoice.__init__``; Artifice calls only the five
 contract methods and sets those two attributes.
 """
@@ -60,6 +61,7 @@ class Invoice:
 
     period: Window | None = None
     reference: str | None = None
+    adjusts: str | None = None  # on a re-bill: the reference of the invoice this one adjusts
 
     def __init__(self, tenant: Any, config: dict[str, str]) -> None:
         self.tenant = tenant

@@ -27,6 +27,7 @@ from artifice.exceptions import ArtificeError, CollectionError, CommitError, Win
 from artifice.invoice import Invoice, LineValue, Tenant
 from artifice.loading import load_class
 from artifice.plugins.apply import load_plugins, plugin_lines
+from artifice.rebill import adjustments
 from artifice.store import db, models
 from artifice.store.windows import PricedLine, WindowStore, external_reference
 from artifice.timeutil import Window
@@ -68,7 +69,7 @@ class BillResult:
     currency: str
     reference: str
     report: SampleReport
-    state: str  # "dry-run", "committed", or "skipped"
+    state: str  # "dry-run", "committed", "skipped" or "unchanged" (a re-bill with nothing to adjust)
     note: str = ""
 
     def sections(self) -> Iterator[tuple[str, list[PricedLine]]]:
@@ -109,31 +110,43 @@ class Pipeline:
     def tenants(self, window: Window) -> list[Tenant]:
         return tenants.select(self.conf, self.collector.tenants(window))
 
-    def bill(self, tenant: Tenant, window: Window, dry_run: bool = False) -> BillResult:
+    def bill(self, tenant: Tenant, window: Window, dry_run: bool = False, rebill: bool = False) -> BillResult:
+        """Bill the tenant's window; with ``rebill``, send only what changed since it was billed."""
         if dry_run:
-            return self._dry_run(tenant, window)
+            return self._dry_run(tenant, window, rebill)
+        rated: tuple[list[PricedLine], SampleReport] | None = None
+        if rebill:  # rate first: an unchanged month needs no window at all
+            rated = self._rate_again(tenant, window)
+            if not self._adjustment(tenant, window, rated[0]):
+                return self._unchanged(tenant, window, rated[1])
+        kind = models.ADJUSTMENT if rebill else models.INVOICE
         stale_after = dt.timedelta(seconds=self.conf.billing.claim_timeout)
         settle = dt.timedelta(seconds=self.conf.billing.commit_settle_time)
-        row = self.store.claim(tenant, window, self.adapter_name, self.run_id, stale_after, settle)
+        row = self.store.claim(tenant, window, self.adapter_name, self.run_id, stale_after, settle, kind)
         LOG.info(
             "run %s: tenant %s %s is %s %s", self.run_id, tenant.id, window.label, row.external_reference, row.state
         )
         failpoints.hit("claimed")
-        report = SampleReport()
+        report = rated[1] if rated else SampleReport()
         try:
             invoice = self._new_invoice(tenant, window, row.external_reference)
-            if row.state == models.CLAIMED:
-                lines, report = self._rate(invoice, tenant, window)
+            if rebill:
+                invoice.adjusts = self.store.billed_lines(tenant.id, window)[0]
+            if row.state != models.CLAIMED:  # resumed from a run that died: send exactly what it rated
+                lines, currency = self.store.lines(row.id), row.currency
+            else:
+                if rated:  # against what is committed now that the window is ours
+                    lines = self._adjustment(tenant, window, rated[0])
+                else:
+                    lines, report = self._rate(invoice, tenant, window)
                 currency = self._currency(invoice)
                 self.store.record_lines(row.id, lines, currency, invoice_total(lines))
-            else:  # resumed from a run that died: send exactly what it rated
-                lines, currency = self.store.lines(row.id), row.currency
         except BaseException as exc:
             if row.state != models.COMMITTING:
                 self.store.mark_failed(row.id, _describe(exc))
             raise
         failpoints.hit("rated")
-        send = bool(lines) or self.conf.billing.send_empty_invoices
+        send = bool(lines) or (self.conf.billing.send_empty_invoices and not rebill)
         if send:
             commit_once(self.conf, self.store, row, invoice, lambda: self._fill(invoice, lines, currency))
         else:
@@ -141,15 +154,35 @@ class Pipeline:
             self.store.mark_committed(row.id, None)
         total = invoice_total(lines)
         LOG.info("run %s: committed tenant %s %s total %s %s", self.run_id, tenant.id, window.label, total, currency)
-        note = "" if send else "no usage: recorded as billed, nothing sent to the ERP"
+        note = "" if send else "nothing to send: recorded as billed, nothing sent to the ERP"
         return BillResult(tenant, window, lines, total, currency, row.external_reference, report, "committed", note)
 
-    def _dry_run(self, tenant: Tenant, window: Window) -> BillResult:
-        blocking = self.store.blocking(tenant.id, window)
-        note = f"already {blocking.state} as {blocking.external_reference}" if blocking else ""
+    def _rate_again(self, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
+        """The month's lines as they would be billed today."""
+        if self.store.billed_lines(tenant.id, window)[0] is None:
+            raise WindowConflict(f"tenant {tenant.id} {window.label}: not billed yet, so there is nothing to re-bill")
+        invoice = self._new_invoice(tenant, window, external_reference(tenant.id, window, 0))
+        return self._rate(invoice, tenant, window)
+
+    def _adjustment(self, tenant: Tenant, window: Window, rated: list[PricedLine]) -> list[PricedLine]:
+        """The adjustment lines that bring what is committed for the month to ``rated``."""
+        return adjustments(self.store.billed_lines(tenant.id, window)[1], rated)
+
+    def _unchanged(self, tenant: Tenant, window: Window, report: SampleReport) -> BillResult:
+        note = "usage unchanged since it was billed: no adjustment"
+        return BillResult(tenant, window, [], Decimal(0), "", "", report, "unchanged", note)
+
+    def _dry_run(self, tenant: Tenant, window: Window, rebill: bool) -> BillResult:
         reference = external_reference(tenant.id, window, 0)
         invoice = self._new_invoice(tenant, window, reference)
-        lines, report = self._rate(invoice, tenant, window)
+        if rebill:
+            rated, report = self._rate_again(tenant, window)
+            lines = self._adjustment(tenant, window, rated)
+            note = "adjustment lines a re-bill would send" if lines else "usage unchanged: a re-bill sends nothing"
+        else:
+            lines, report = self._rate(invoice, tenant, window)
+            blocking = self.store.blocking(tenant.id, window)
+            note = f"already {blocking.state} as {blocking.external_reference}" if blocking else ""
         total = invoice_total(lines)
         return BillResult(tenant, window, lines, total, self._currency(invoice), reference, report, "dry-run", note)
 

@@ -24,6 +24,11 @@ def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     who.add_argument("--all", action="store_true", help="Bill every tenant with usage.")
     bill.add_argument("--month", required=True, help="Month to bill, YYYY-MM (UTC).")
     bill.add_argument("--dry-run", action="store_true", help="Print the invoice; write nothing.")
+    bill.add_argument(
+        "--rebill",
+        action="store_true",
+        help="Re-rate a billed month and send only what changed, as adjustment lines on a new invoice revision.",
+    )
     windows = subparsers.add_parser("windows", help="List billed windows and their state.")
     windows.add_argument("--tenant", help="Only this tenant.")
     reconcile = subparsers.add_parser(
@@ -72,8 +77,10 @@ def _bill(conf: cfg.ConfigOpts) -> int:
         tenant_id = conf.command.tenant.strip()
         if not tenant_id:
             raise InputError("--tenant is empty")
-        print(render.invoice_text(pipeline.bill(Tenant(tenant_id), window, dry_run)))
+        print(render.invoice_text(pipeline.bill(Tenant(tenant_id), window, dry_run, conf.command.rebill)))
         return 0
+    if conf.command.rebill:
+        raise InputError("--rebill takes one --tenant: re-billing is decided tenant by tenant")
     failures = 0
     for outcome in pipeline.bill_all(window, dry_run, _progress if sys.stderr.isatty() else None):
         if isinstance(outcome, BillResult):

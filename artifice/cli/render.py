@@ -22,9 +22,8 @@ def invoice_text(result: BillResult) -> str:
         out.append(f"\n  Section {datacenter}")
         out.append(f"    {'service':<28} {'quantity':>14} {'unit':<10} {'unit price':>12} {'amount':>12}")
         for line in lines:
-            out.append(
-                f"    {line.service:<28} {line.quantity:>14} {line.unit:<10} {line.unit_price:>12} {line.amount:>12}"
-            )
+            service = line.service if line.item_type == "USAGE" else f"{line.service} [{line.item_type}]"
+            out.append(f"    {service:<28} {line.quantity:>14} {line.unit:<10} {line.unit_price:>12} {line.amount:>12}")
         subtotal = sum((line.amount for line in lines), Decimal(0))
         out.append(f"    {'subtotal':<28} {'':>14} {'':<10} {'':>12} {subtotal:>12} {currency}")
     if not result.lines:
@@ -41,7 +40,8 @@ def windows_text(rows: Iterable[BillingWindow]) -> str:
     for row in rows:
         period = Window(row.period_start, row.period_end).label
         total = "" if row.total is None else str(row.total)
-        detail = row.external_reference + (f"  error: {row.error}" if row.error else "")
+        detail = row.external_reference + (" (adjustment)" if row.kind == "adjustment" else "")
+        detail += f"  error: {row.error}" if row.error else ""
         out.append(_row(str(row.id), row.tenant_id, period, str(row.revision), row.state, total, row.currency, detail))
     return "\n".join(out) if len(out) > 1 else "no billing windows yet"
 

@@ -48,6 +48,8 @@ class CsvInvoice(Invoice):
     @property
     def path(self) -> str:
         period = self.period.label if self.period else "unknown-period"
+        if self.adjusts and self.reference:  # an adjustment: its own file, named by its revision
+            period += "-" + self.reference.rsplit("-", 1)[-1]
         return os.path.join(self.directory, f"{self.tenant}-{period}.csv")
 
     def lookup(self, reference: str) -> str | None:
@@ -84,6 +86,7 @@ class CsvInvoice(Invoice):
         period = self.period
         for key, value in (
             ("invoice", self.reference or ""),
+            *([("adjusts", self.adjusts)] if self.adjusts else []),
             ("tenant", str(self.tenant)),
             ("tenant_name", getattr(self.tenant, "name", "")),
             ("period_start", period.start.isoformat() if period else ""),

@@ -57,6 +57,7 @@ class WindowStore:
         run_id: str,
         stale_after: dt.timedelta,
         settle: dt.timedelta = dt.timedelta(0),
+        kind: str = models.INVOICE,
     ) -> BillingWindow:
         """Own the tenant's window: a new CLAIMED row, or one whose run is gone.
 
@@ -64,12 +65,17 @@ class WindowStore:
         over as it is (the caller resumes from its state). One left COMMITTING
         waits ``settle`` after the commit began, for the ERP to finish a request
         it may still be handling. Anything else that overlaps raises
-        ``WindowConflict`` naming what blocks it.
+        ``WindowConflict`` naming what blocks it. An ADJUSTMENT of a month
+        needs its invoice committed, and is blocked only by another
+        adjustment of the month in progress.
         """
         now = utcnow()
         try:
             with self._session() as session, session.begin():
-                for row in self._overlapping(session, tenant.id, window):
+                blocking = self._overlapping(session, tenant.id, window)
+                if kind == models.ADJUSTMENT:
+                    blocking = self._adjustable(session, tenant.id, window)
+                for row in blocking:
                     if row.state in RESUMABLE and ownership.is_gone(row.owner, row.updated_at, now, stale_after):
                         if row.state == models.COMMITTING and row.updated_at > now - settle:
                             raise WindowConflict(_settling_message(tenant.id, window, row, settle))
@@ -90,6 +96,7 @@ class WindowStore:
                     period_start=window.start,
                     period_end=window.end,
                     state=models.CLAIMED,
+                    kind=kind,
                     revision=revision,
                     adapter=adapter,
                     external_reference=external_reference(tenant.id, window, revision),
@@ -121,6 +128,36 @@ class WindowStore:
             .order_by(BillingWindow.period_start)
         ).all()
 
+    def _adjustable(self, session: Session, tenant_id: str, window: Window) -> Sequence[BillingWindow]:
+        """The adjustments of this month still in progress; raises if the month has no invoice to adjust."""
+        rows = self._same_period(session, tenant_id, window)
+        if not any(r.kind == models.INVOICE and r.state == models.COMMITTED for r in rows):
+            raise WindowConflict(
+                f"tenant {tenant_id} {window.label}: no committed invoice of exactly this month to re-bill; "
+                "bill it first"
+            )
+        unfinished = (*RESUMABLE, models.NEEDS_RECONCILIATION)
+        return [r for r in rows if r.kind == models.ADJUSTMENT and r.state in unfinished]
+
+    def _same_period(self, session: Session, tenant_id: str, window: Window) -> Sequence[BillingWindow]:
+        return session.scalars(
+            select(BillingWindow)
+            .options(selectinload(BillingWindow.lines).selectinload(InvoiceLine.resources))
+            .where(
+                BillingWindow.tenant_id == tenant_id,
+                BillingWindow.period_start == window.start,
+                BillingWindow.period_end == window.end,
+            )
+            .order_by(BillingWindow.revision)
+        ).all()
+
+    def billed_lines(self, tenant_id: str, window: Window) -> tuple[str | None, list[PricedLine]]:
+        """The committed invoice's reference and every committed line of the month (invoice and adjustments)."""
+        with self._session() as session:
+            rows = [r for r in self._same_period(session, tenant_id, window) if r.state == models.COMMITTED]
+            invoice = next((r.external_reference for r in rows if r.kind == models.INVOICE), None)
+            return invoice, [_priced(line) for row in rows for line in row.lines]
+
     def blocking(self, tenant_id: str, window: Window) -> BillingWindow | None:
         """The non-failed window that would block billing ``window``, if any."""
         with self._session() as session:
@@ -136,20 +173,7 @@ class WindowStore:
                 .where(InvoiceLine.window_id == window_id)
                 .order_by(InvoiceLine.id)
             ).all()
-            return [
-                PricedLine(
-                    r.datacenter,
-                    r.service,
-                    r.category,
-                    r.unit,
-                    r.quantity,
-                    r.unit_price,
-                    r.amount,
-                    tuple((x.resource_id, x.quantity) for x in r.resources),
-                    r.item_type,
-                )
-                for r in rows
-            ]
+            return [_priced(r) for r in rows]
 
     def record_lines(self, window_id: int, lines: Sequence[PricedLine], currency: str, total: Decimal) -> None:
         """Store the priced lines and move CLAIMED -> RATED, in one transaction."""
@@ -268,4 +292,18 @@ def _settling_message(tenant_id: str, window: Window, row: BillingWindow, settle
         f"tenant {tenant_id} {window.label}: run {row.run_id} stopped while committing "
         f"{row.external_reference}; the ERP may still be handling it, so it is looked up and "
         f"resumed after {after:%Y-%m-%d %H:%M:%S} UTC ([billing] commit_settle_time)"
+    )
+
+
+def _priced(line: InvoiceLine) -> PricedLine:
+    return PricedLine(
+        line.datacenter,
+        line.service,
+        line.category,
+        line.unit,
+        line.quantity,
+        line.unit_price,
+        line.amount,
+        tuple((x.resource_id, x.quantity) for x in line.resources),
+        line.item_type,
     )

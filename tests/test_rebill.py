@@ -1,0 +1,91 @@
+"""Re-billing a committed month: only the difference, as adjustment lines on a new revision."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from artifice.rebill import adjustments
+from artifice.store.windows import PricedLine
+from tests.conftest import DEMO, cli, demo_conf_text, write_conf
+
+
+def line(service: str, quantity: str, price: str, amount: str, item_type: str = "USAGE", unit: str = "hour"):
+    q, p, a = Decimal(quantity), Decimal(price), Decimal(amount)
+    return PricedLine("Auckland", service, "compute", unit, q, p, a, item_type=item_type)
+
+
+def test_adjustments_are_the_exact_differences() -> None:
+    billed = [line("m1.small", "744", "0.05", "37.20"), line("GST 15%", "1", "5.58", "5.58", "TAX", "item")]
+    # Late data: 10.3333 more hours of m1.small, and a new volume.
+    rated = [
+        line("m1.small", "754.3333", "0.05", "37.72"),  # 37.716665 -> 37.72
+        line("volume.size", "100", "0.0002", "0.02", unit="GB-hour"),
+        line("GST 15%", "1", "5.66", "5.66", "TAX", "item"),  # 15% of 37.74 = 5.661
+    ]
+    got = {(x.service, x.item_type): (x.quantity, x.unit_price, x.amount) for x in adjustments(billed, rated)}
+    assert got == {
+        ("m1.small", "ITEM_ADJ"): (Decimal("10.3333"), Decimal("0.05"), Decimal("0.52")),  # 37.72 - 37.20
+        ("volume.size", "ITEM_ADJ"): (Decimal("100"), Decimal("0.0002"), Decimal("0.02")),
+        ("GST 15%", "TAX"): (Decimal("1"), Decimal("0.08"), Decimal("0.08")),
+    }
+    # Once the adjustment is billed too, the same usage needs nothing more.
+    assert adjustments([*billed, *adjustments(billed, rated)], rated) == []
+    # Usage that went away is credited.
+    (credit,) = adjustments(billed[:1], [])
+    assert (credit.quantity, credit.amount) == (Decimal("-744"), Decimal("-37.20"))
+
+
+def late_samples(tmp_path: Path) -> Path:
+    """The demo's RegionTwo plus a second initech instance that reported late: vm-2, 11 hourly samples."""
+    samples = json.loads(gzip.decompress((DEMO / "RegionTwo.json.gz").read_bytes()))
+    template = next(s for s in samples if s["project_id"] == "initech" and s["counter_name"] == "instance")
+    for hour in range(10, 21):  # 2026-10-10 10:00 .. 20:00: 10 hours up
+        stamp = f"2026-10-10T{hour:02d}:00:00"
+        samples.append({**template, "resource_id": "vm-2", "timestamp": stamp, "message_id": f"late-{hour}"})
+    path = tmp_path / "RegionTwo-late.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(samples).encode()))
+    return path
+
+
+def test_rebill_sends_only_the_late_usage_as_a_new_revision(demo_conf: Path, tmp_path: Path) -> None:
+    bill = ("bill", "--tenant", "initech", "--month", "2026-10")
+    assert cli("--config-file", str(demo_conf), *bill).returncode == 0
+    unchanged = cli("--config-file", str(demo_conf), *bill, "--rebill")
+    assert unchanged.returncode == 0 and "usage unchanged" in unchanged.stdout, unchanged.stderr
+
+    late = demo_conf_text(tmp_path).replace(str(DEMO / "RegionTwo.json.gz"), str(late_samples(tmp_path)))
+    conf = str(write_conf(demo_conf, late))
+    preview = cli("--config-file", conf, *bill, "--rebill", "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    # 10 h of m1.small at 0.05 = 0.50, the only change.
+    assert "m1.small [ITEM_ADJ]" in preview.stdout and "10.0000" in preview.stdout and "0.50" in preview.stdout
+    assert not (tmp_path / "invoices" / "initech-2026-10-r2.csv").exists()
+
+    rebilled = cli("--config-file", conf, *bill, "--rebill")
+    assert rebilled.returncode == 0, rebilled.stderr
+    rows = list(csv.reader((tmp_path / "invoices" / "initech-2026-10-r2.csv").open()))
+    assert rows[:2] == [
+        ["invoice", "ART-initech-20261001-20261101-r2"],
+        ["adjusts", "ART-initech-20261001-20261101-r1"],
+    ]
+    assert [r[:7] for r in rows if r and r[0] == "item_adj"] == [
+        ["item_adj", "Auckland", "m1.small", "10.0000", "hour", "0.05", "0.50"]
+    ]
+    assert next(r for r in rows if r and r[0] == "total")[6] == "0.50"
+    first = list(csv.reader((tmp_path / "invoices" / "initech-2026-10.csv").open()))
+    assert next(r for r in first if r and r[0] == "total")[6] == "37.20"  # the first invoice is untouched
+
+    again = cli("--config-file", conf, *bill, "--rebill")
+    assert again.returncode == 0 and "usage unchanged" in again.stdout
+    listing = cli("--config-file", conf, "windows").stdout
+    assert "r2 (adjustment)" in listing and listing.count(" committed ") == 2
+
+
+def test_rebill_of_a_month_never_billed_is_refused(demo_conf: Path) -> None:
+    result = cli("--config-file", str(demo_conf), "bill", "--tenant", "acme", "--month", "2026-10", "--rebill")
+    assert result.returncode != 0 and "nothing to re-bill" in result.stderr
+    assert "Traceback" not in result.stderr
