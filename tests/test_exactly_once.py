@@ -135,7 +135,6 @@ def start_erp(adapter: str, tmp_path: Path) -> ErpUnderTest:
 
 
 DURING_COMMIT = "during_commit"  # killed while the ERP is still handling the invoice
-SETTLE = 2  # seconds a window left committing waits before it is looked up
 IN_COMMIT = ("committing", DURING_COMMIT, "committed_in_erp")
 CRASHES = [
     *[("csv", point) for point in failpoints.POINTS],
@@ -148,21 +147,23 @@ def test_sigkill_at_each_step_then_a_rerun_leaves_exactly_one_invoice(tmp_path: 
     erp = start_erp(adapter, tmp_path)
     try:
         settings = erp.settings + "timeout = 10\n"
-        extra = f"\n[billing]\ncommit_settle_time = {SETTLE}\n"
-        conf_file = write_conf(tmp_path / "artifice.conf", demo_conf_text(tmp_path, adapter, settings) + extra)
+        text = demo_conf_text(tmp_path, adapter, settings)
+        conf_file = write_conf(tmp_path / "artifice.conf", text + "\n[billing]\ncommit_settle_time = 600\n")
         db.upgrade(db.make_engine(f"sqlite:///{tmp_path / 'artifice.db'}"))
         args = ("--config-file", str(conf_file), "bill", "--tenant", "initech", "--month", "2026-10")
         if point == DURING_COMMIT:
             assert erp.server is not None
-            erp.server.hang_next(seconds=SETTLE / 2, match=erp.commit_request)
+            erp.server.hang_next(seconds=1, match=erp.commit_request)
             kill_when_sent(args, erp.server, erp.commit_request)
         else:
             crashed = cli(*args, env={"ARTIFICE_FAILPOINT": point})
             assert crashed.returncode == -9, crashed.stderr  # SIGKILL: no cleanup ran
-        if point in IN_COMMIT:  # the ERP may still be handling the dead run's invoice: wait, then look it up
+        if point in IN_COMMIT:  # the ERP may still be handling the dead run's invoice: not resumed yet
             early = cli(*args)
             assert early.returncode != 0 and "the ERP may still be handling it" in early.stderr, early.stderr
-            time.sleep(SETTLE + 0.2)
+            if point == DURING_COMMIT:  # the settle time stands for this: the ERP finished the request
+                wait_for(lambda: erp.count() == 1)
+            write_conf(conf_file, text + "\n[billing]\ncommit_settle_time = 0\n")  # the settle time is over
         rerun = cli(*args)
         assert rerun.returncode == 0, rerun.stderr
         assert erp.count() == 1
@@ -178,13 +179,18 @@ def test_sigkill_at_each_step_then_a_rerun_leaves_exactly_one_invoice(tmp_path: 
     print(f"crash point {adapter}/{point}: killed, rerun committed exactly one invoice ({len(CRASHES)} points in all)")
 
 
+def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def kill_when_sent(args: tuple[str, ...], server: ContractServer, request: str) -> None:
     """Run ``artifice`` and SIGKILL it once the ERP received the invoice, before it answers."""
     process = subprocess.Popen([sys.executable, "-m", "artifice.cli.main", *args], cwd=REPO)
-    deadline = time.monotonic() + 60
-    while not server.received(request):
-        assert process.poll() is None and time.monotonic() < deadline, "the invoice was never sent"
-        time.sleep(0.02)
+    wait_for(lambda: server.received(request) or process.poll() is not None, 60)
+    assert process.poll() is None, "the run ended before it sent the invoice"
     process.kill()
     assert process.wait(timeout=30) == -9
 
