@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from artifice.store import db
+from tests.figures import FIGURES
 from tests.telemetry import ceilometer, gnocchi, write_conf  # noqa: F401  (shared real-server fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,3 +109,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     db.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for section, lines in FIGURES.items():
+        terminalreporter.section(section)
+        for line in lines:
+            terminalreporter.write_line(line)

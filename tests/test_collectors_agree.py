@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests import synthetic
 from tests.conftest import REPO, cli
+from tests.figures import note
 from tests.telemetry import CEILOMETER_TENANTS, ceilometer_conf, csv_billing, gnocchi_conf
 
 
@@ -42,7 +43,8 @@ def request_counts(conf: Path) -> dict[tuple[str, int], int]:
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
-    print(result.stdout)
+    for line in result.stdout.splitlines():
+        note("HTTP requests per tenant-month (tools/request_counts.py)", line)
     rows = [line.split() for line in result.stdout.splitlines()[2:]]
     return {(" ".join(r[:-6]), int(r[-6])): int(r[-2]) for r in rows}
 

@@ -28,6 +28,7 @@ from tests.erp.base import ContractServer
 from tests.erp.django_server import DjangoServer
 from tests.erp.netsuite_server import NetSuiteServer
 from tests.erp.odoo_server import OdooServer
+from tests.figures import note
 
 OCTOBER = Window.month(2026, 10)
 INITECH = Tenant("initech")
@@ -176,7 +177,10 @@ def test_sigkill_at_each_step_then_a_rerun_leaves_exactly_one_invoice(tmp_path: 
     finally:
         if erp.server is not None:
             erp.server.stop()
-    print(f"crash point {adapter}/{point}: killed, rerun committed exactly one invoice ({len(CRASHES)} points in all)")
+    note(
+        f"crash injection ({len(CRASHES)} crash points)",
+        f"{adapter}/{point}: SIGKILLed, rerun left exactly one invoice",
+    )
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:

@@ -17,6 +17,7 @@ from artifice.usage.engine import rate
 from artifice.usage.mapping import load_mapping
 from tests import synthetic
 from tests.conftest import cli
+from tests.figures import note
 from tests.gnocchi_loader import load
 from tests.telemetry import GNOCCHI_TENANTS, csv_billing, gnocchi_conf, start_gnocchi, stop
 
@@ -84,7 +85,9 @@ def test_requests_depend_on_meters_and_regions_only(gnocchi: dict[str, str], tmp
     raw_many = many.collect_many(tenants, OCTOBER, meters(many), many.conf.metering.lead_in)
     counts[f"{TENANTS} tenants (x{TENANTS} resources), a month"] = many.requests
     assert quantities(many, raw_many, OCTOBER) == pytest.approx(expected(range(TENANTS)), rel=1e-9, abs=1e-9)
-    print(f"\nGnocchi HTTP requests ({len(synthetic.REGIONS)} regions, {len(meters(one))} mapped meters): {counts}")
+    where = f"({len(synthetic.REGIONS)} regions, {len(meters(one))} mapped meters)"
+    for what, requests in counts.items():
+        note(f"Gnocchi HTTP requests {where}", f"{what}: {requests}")
     # Per region: one metric lookup per meter (cached), one aggregates call per meter
     # with data (network.incoming.bytes has none), one resource-history search.
     cached = len(synthetic.REGIONS) * (len(meters(one)) - 1 + 1)
