@@ -18,6 +18,7 @@ _OPTION_LISTS = (
     ("artifice.collectors.gnocchi", "collector:gnocchi", "gnocchi_opts"),
     ("artifice.openstack", "telemetry", "retry_opts"),
     ("artifice.tenants", "tenants", "tenants_opts"),
+    ("artifice.daemon.schedule", "daemon", "daemon_opts"),
     ("artifice.openstack", "service_credentials", "credential_opts"),
 )
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 
 from oslo_config import cfg
 
 from artifice.cli import render, run
+from artifice.daemon.schedule import last_due
 from artifice.exceptions import ArtificeError, InputError
 from artifice.invoice import Tenant
 from artifice.pipeline import BillResult, Pipeline
 from artifice.store import db
 from artifice.store.windows import WindowStore
-from artifice.timeutil import parse_month
+from artifice.timeutil import parse_month, utcnow
 
 
 def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,6 +33,7 @@ def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     windows = subparsers.add_parser("windows", help="List billed windows and their state.")
     windows.add_argument("--tenant", help="Only this tenant.")
+    subparsers.add_parser("status", help="Per tenant: last billed month, months behind, last error.")
     reconcile = subparsers.add_parser(
         "reconcile", help="Record what the ERP holds for a window left needs_reconciliation."
     )
@@ -60,6 +63,10 @@ def _dispatch(conf: cfg.ConfigOpts) -> int:
     store = WindowStore(engine)
     if conf.command.name == "windows":
         print(render.windows_text(store.windows(conf.command.tenant)))
+        return 0
+    if conf.command.name == "status":
+        due = last_due(utcnow(), dt.timedelta(seconds=conf.daemon.bill_delay))
+        print(render.status_text(store.windows(), due))
         return 0
     committed = conf.command.outcome == "committed"
     row = store.reconcile(

@@ -100,3 +100,18 @@ class LineResource(Base):
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
 
     line: Mapped[InvoiceLine] = relationship(back_populates="resources")
+
+
+class Estimate(Base):
+    """A tenant's month-to-date estimate: priced usage so far, replaced by the next, never sent."""
+
+    __tablename__ = "estimates"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_name: Mapped[str] = mapped_column(String(255), default="")
+    period_start: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    total: Mapped[Decimal] = mapped_column(ExactDecimal())
+    lines: Mapped[str] = mapped_column(Text)  # JSON: the priced lines, amounts as strings
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

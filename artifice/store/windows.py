@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -158,6 +159,70 @@ class WindowStore:
             invoice = next((r.external_reference for r in rows if r.kind == models.INVOICE), None)
             return invoice, [_priced(line) for row in rows for line in row.lines]
 
+    def newest_billed(self) -> Window | None:
+        """The period of the newest committed invoice, of any tenant."""
+        with self._session() as session:
+            row = session.execute(
+                select(BillingWindow.period_start, BillingWindow.period_end)
+                .where(BillingWindow.kind == models.INVOICE, BillingWindow.state == models.COMMITTED)
+                .order_by(BillingWindow.period_end.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else Window(row[0], row[1])
+
+    def settled_tenants(self, window: Window) -> set[str]:
+        """Tenants whose invoice for ``window`` is committed or waits for an operator: nothing to run."""
+        with self._session() as session:
+            return set(
+                session.scalars(
+                    select(BillingWindow.tenant_id).where(
+                        BillingWindow.kind == models.INVOICE,
+                        BillingWindow.state.in_((models.COMMITTED, models.NEEDS_RECONCILIATION)),
+                        BillingWindow.period_start < window.end,
+                        window.start < BillingWindow.period_end,
+                    )
+                )
+            )
+
+    def last_billed(self) -> dict[str, Window]:
+        """Each tenant's newest committed invoice period."""
+        with self._session() as session:
+            rows = session.execute(
+                select(BillingWindow.tenant_id, BillingWindow.period_start, BillingWindow.period_end)
+                .where(BillingWindow.kind == models.INVOICE, BillingWindow.state == models.COMMITTED)
+                .order_by(BillingWindow.period_end)
+            ).all()
+            return {tenant: Window(start, end) for tenant, start, end in rows}
+
+    def save_estimate(
+        self,
+        tenant: Tenant,
+        window: Window,
+        currency: str,
+        total: Decimal,
+        lines: Sequence[PricedLine],
+        computed_at: dt.datetime,
+    ) -> None:
+        """Replace the tenant's month-to-date estimate."""
+        document = json.dumps([_line_document(line) for line in lines])
+        with self._session() as session, session.begin():
+            session.merge(
+                models.Estimate(
+                    tenant_id=tenant.id,
+                    tenant_name=tenant.name,
+                    period_start=window.start,
+                    period_end=window.end,
+                    currency=currency,
+                    total=total,
+                    lines=document,
+                    computed_at=computed_at,
+                )
+            )
+
+    def estimates(self) -> list[models.Estimate]:
+        with self._session() as session:
+            return list(session.scalars(select(models.Estimate).order_by(models.Estimate.tenant_id)))
+
     def blocking(self, tenant_id: str, window: Window) -> BillingWindow | None:
         """The non-failed window that would block billing ``window``, if any."""
         with self._session() as session:
@@ -293,6 +358,19 @@ def _settling_message(tenant_id: str, window: Window, row: BillingWindow, settle
         f"{row.external_reference}; the ERP may still be handling it, so it is looked up and "
         f"resumed after {after:%Y-%m-%d %H:%M:%S} UTC ([billing] commit_settle_time)"
     )
+
+
+def _line_document(line: PricedLine) -> dict[str, str]:
+    return {
+        "datacenter": line.datacenter,
+        "service": line.service,
+        "category": line.category,
+        "item_type": line.item_type,
+        "unit": line.unit,
+        "quantity": str(line.quantity),
+        "unit_price": str(line.unit_price),
+        "amount": str(line.amount),
+    }
 
 
 def _priced(line: InvoiceLine) -> PricedLine:

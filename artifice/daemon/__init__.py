@@ -1,0 +1,1 @@
+"""``artifice-daemon``: bills complete months on a schedule, as a systemd service."""
