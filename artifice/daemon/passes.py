@@ -130,7 +130,7 @@ class BillingPasses:
             except ArtificeError as exc:
                 LOG.warning("estimate of tenant %s %s failed: %s", tenant.id, window, exc)
                 continue
-            self.pipeline.store.save_estimate(tenant, window, result.currency, result.total, result.lines, now)
+            self.pipeline.store.save_estimate(tenant, window, result.currency, result.lines, now)
             stored += 1
         LOG.info("month-to-date estimates stored for %s tenant(s) up to %s", stored, hour.isoformat())
         return stored

@@ -18,10 +18,12 @@ COMMITTING = "committing"  # commit() called; the ERP may or may not have it
 COMMITTED = "committed"  # the ERP has it
 FAILED = "failed"  # nothing reached the ERP; the month can be billed again
 NEEDS_RECONCILIATION = "needs_reconciliation"  # unknown, and the adapter cannot look up
-STATES = (CLAIMED, RATED, COMMITTING, COMMITTED, FAILED, NEEDS_RECONCILIATION)
+ESTIMATED = "estimated"  # a month-to-date estimate: stored, never sent
+STATES = (CLAIMED, RATED, COMMITTING, COMMITTED, FAILED, NEEDS_RECONCILIATION, ESTIMATED)
 # Kinds: the month's invoice, or a later adjustment of it (re-billing).
 INVOICE = "invoice"
 ADJUSTMENT = "adjustment"
+ESTIMATE = "estimate"  # the running month so far, replaced by the next estimate
 # Line item types (seed 002): usage lines, and what invoice plugins may add.
 USAGE = "USAGE"
 PLUGIN_ITEM_TYPES = ("TAX", "ITEM_ADJ", "EXTERNAL_CHARGE")
@@ -36,10 +38,10 @@ class BillingWindow(Base):
     __table_args__ = (
         CheckConstraint("period_start < period_end", name="ck_window_not_empty"),
         CheckConstraint(
-            "state IN ('claimed','rated','committing','committed','failed','needs_reconciliation')",
+            "state IN ('claimed','rated','committing','committed','failed','needs_reconciliation','estimated')",
             name="ck_window_state",
         ),
-        CheckConstraint("kind IN ('invoice','adjustment')", name="ck_window_kind"),
+        CheckConstraint("kind IN ('invoice','adjustment','estimate')", name="ck_window_kind"),
         UniqueConstraint("tenant_id", "period_start", "period_end", "revision", name="uq_window_revision"),
         Index("ix_billing_windows_tenant", "tenant_id", "period_start"),
     )
@@ -102,16 +104,13 @@ class LineResource(Base):
     line: Mapped[InvoiceLine] = relationship(back_populates="resources")
 
 
-class Estimate(Base):
-    """A tenant's month-to-date estimate: priced usage so far, replaced by the next, never sent."""
+class InvoiceTag(Base):
+    """A name/value tag on an invoice (a billing window), set through the read API."""
 
-    __tablename__ = "estimates"
+    __tablename__ = "invoice_tags"
+    __table_args__ = (UniqueConstraint("window_id", "name", name="uq_invoice_tag_name"),)
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant_name: Mapped[str] = mapped_column(String(255), default="")
-    period_start: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    currency: Mapped[str] = mapped_column(String(8), default="")
-    total: Mapped[Decimal] = mapped_column(ExactDecimal())
-    lines: Mapped[str] = mapped_column(Text)  # JSON: the priced lines, amounts as strings
-    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("billing_windows.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(255), default="")

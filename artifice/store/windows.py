@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -199,29 +198,37 @@ class WindowStore:
         tenant: Tenant,
         window: Window,
         currency: str,
-        total: Decimal,
         lines: Sequence[PricedLine],
         computed_at: dt.datetime,
     ) -> None:
-        """Replace the tenant's month-to-date estimate."""
-        document = json.dumps([_line_document(line) for line in lines])
+        """Replace the tenant's month-to-date estimate: a window of kind ESTIMATE, never sent."""
         with self._session() as session, session.begin():
-            session.merge(
-                models.Estimate(
+            old = select(BillingWindow).where(
+                BillingWindow.tenant_id == tenant.id, BillingWindow.kind == models.ESTIMATE
+            )
+            for row in session.scalars(old):
+                session.delete(row)
+            session.flush()
+            session.add(
+                BillingWindow(
                     tenant_id=tenant.id,
                     tenant_name=tenant.name,
                     period_start=window.start,
                     period_end=window.end,
+                    state=models.ESTIMATED,
+                    kind=models.ESTIMATE,
+                    revision=1,
+                    adapter="",
+                    external_reference="EST-" + external_reference(tenant.id, window, 1).removeprefix("ART-"),
                     currency=currency,
-                    total=total,
-                    lines=document,
-                    computed_at=computed_at,
+                    total=sum((line.amount for line in lines), Decimal(0)),
+                    run_id="estimate",
+                    owner="",
+                    created_at=computed_at,
+                    updated_at=computed_at,
+                    lines=[_line_row(line) for line in lines],
                 )
             )
-
-    def estimates(self) -> list[models.Estimate]:
-        with self._session() as session:
-            return list(session.scalars(select(models.Estimate).order_by(models.Estimate.tenant_id)))
 
     def blocking(self, tenant_id: str, window: Window) -> BillingWindow | None:
         """The non-failed window that would block billing ``window``, if any."""
@@ -245,20 +252,9 @@ class WindowStore:
         with self._session() as session, session.begin():
             self._advance(session, window_id, models.CLAIMED, models.RATED, currency=currency, total=total)
             for line in lines:
-                session.add(
-                    InvoiceLine(
-                        window_id=window_id,
-                        datacenter=line.datacenter,
-                        service=line.service,
-                        category=line.category,
-                        item_type=line.item_type,
-                        unit=line.unit,
-                        quantity=line.quantity,
-                        unit_price=line.unit_price,
-                        amount=line.amount,
-                        resources=[LineResource(resource_id=r, quantity=q) for r, q in line.resources],
-                    )
-                )
+                row = _line_row(line)
+                row.window_id = window_id
+                session.add(row)
 
     def mark_committing(self, window_id: int) -> None:
         with self._session() as session, session.begin():
@@ -360,17 +356,21 @@ def _settling_message(tenant_id: str, window: Window, row: BillingWindow, settle
     )
 
 
-def _line_document(line: PricedLine) -> dict[str, str]:
-    return {
-        "datacenter": line.datacenter,
-        "service": line.service,
-        "category": line.category,
-        "item_type": line.item_type,
-        "unit": line.unit,
-        "quantity": str(line.quantity),
-        "unit_price": str(line.unit_price),
-        "amount": str(line.amount),
-    }
+def _line_row(line: PricedLine) -> InvoiceLine:
+    # A line without per-resource detail (a plugin item) is its own detail row, so
+    # that every line has line items in the read API.
+    resources = line.resources or (("", line.quantity),)
+    return InvoiceLine(
+        datacenter=line.datacenter,
+        service=line.service,
+        category=line.category,
+        item_type=line.item_type,
+        unit=line.unit,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        amount=line.amount,
+        resources=[LineResource(resource_id=r, quantity=q) for r, q in resources],
+    )
 
 
 def _priced(line: InvoiceLine) -> PricedLine:
@@ -382,6 +382,6 @@ def _priced(line: InvoiceLine) -> PricedLine:
         line.quantity,
         line.unit_price,
         line.amount,
-        tuple((x.resource_id, x.quantity) for x in line.resources),
+        tuple((x.resource_id, x.quantity) for x in line.resources if x.resource_id),
         line.item_type,
     )

@@ -59,10 +59,10 @@ def upgrade() -> None:
         sa.Column("committed_at", UTCDateTime()),
         sa.CheckConstraint("period_start < period_end", name="ck_window_not_empty"),
         sa.CheckConstraint(
-            "state IN ('claimed','rated','committing','committed','failed','needs_reconciliation')",
+            "state IN ('claimed','rated','committing','committed','failed','needs_reconciliation','estimated')",
             name="ck_window_state",
         ),
-        sa.CheckConstraint("kind IN ('invoice','adjustment')", name="ck_window_kind"),
+        sa.CheckConstraint("kind IN ('invoice','adjustment','estimate')", name="ck_window_kind"),
         sa.UniqueConstraint("tenant_id", "period_start", "period_end", "revision", name="uq_window_revision"),
     )
     op.create_index("ix_billing_windows_tenant", "billing_windows", ["tenant_id", "period_start"])
