@@ -19,6 +19,8 @@ _OPTION_LISTS = (
     ("artifice.openstack", "telemetry", "retry_opts"),
     ("artifice.tenants", "tenants", "tenants_opts"),
     ("artifice.daemon.schedule", "daemon", "daemon_opts"),
+    ("artifice.api.server", "api", "api_opts"),
+    ("artifice.api.auth", "api", "api_auth_opts"),
     ("artifice.openstack", "service_credentials", "credential_opts"),
 )
 

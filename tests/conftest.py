@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from artifice.store import db
 from tests.figures import FIGURES
-from tests.telemetry import ceilometer, gnocchi, write_conf  # noqa: F401  (shared real-server fixtures)
+from tests.telemetry import ceilometer, gnocchi, keystone, write_conf  # noqa: F401  (shared real-server fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "etc" / "artifice" / "demo"

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
 
 from tests import synthetic
 from tests.ceilometer_loader import post_samples
@@ -159,3 +161,27 @@ retry_wait = 0.01
 meter_mapping = {REPO / "etc/artifice/meters.yaml"}
 """
     return write_conf(tmp / "gnocchi.conf", text)
+
+
+KEYSTONE_PASSWORD = "artifice-test-admin"
+
+
+@pytest.fixture(scope="session")
+def keystone() -> Iterator[str]:
+    server = Server("keystone", env={"KEYSTONE_ADMIN_PASSWORD": KEYSTONE_PASSWORD})
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def keystone_admin(url: str) -> ks_session.Session:
+    auth = v3.Password(
+        auth_url=url,
+        username="admin",
+        password=KEYSTONE_PASSWORD,
+        project_name="admin",
+        user_domain_id="default",
+        project_domain_id="default",
+    )
+    return ks_session.Session(auth=auth)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 
 from artifice import config
 from artifice.invoice import Tenant
@@ -19,30 +16,8 @@ from artifice.store import db
 from artifice.timeutil import Window
 from tests.conftest import REPO, cli, write_conf
 from tests.factories import at, hourly, instance
-from tests.servers import Server
-
-PASSWORD = "artifice-test-admin"
-
-
-@pytest.fixture(scope="session")
-def keystone() -> Iterator[str]:
-    server = Server("keystone", env={"KEYSTONE_ADMIN_PASSWORD": PASSWORD})
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-def _admin(url: str) -> ks_session.Session:
-    auth = v3.Password(
-        auth_url=url,
-        username="admin",
-        password=PASSWORD,
-        project_name="admin",
-        user_domain_id="default",
-        project_domain_id="default",
-    )
-    return ks_session.Session(auth=auth)
+from tests.telemetry import KEYSTONE_PASSWORD as PASSWORD
+from tests.telemetry import keystone_admin as _admin
 
 
 @pytest.fixture

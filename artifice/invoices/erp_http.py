@@ -13,7 +13,6 @@ is masked, so an API key never reaches a log or the billing database.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -21,7 +20,10 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import requests
 
+from artifice.exactjson import dumps, plain
 from artifice.exceptions import CommitError, ConfigError, TransientCommitError
+
+__all__ = ["dumps", "plain"]  # re-exported for the adapters
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -163,33 +165,3 @@ def exact_line(
     if fits and (quantity * unit_price).quantize(amount, rounding=ROUND_HALF_UP) == amount:
         return quantity, unit_price
     return Decimal(1), amount
-
-
-def plain(value: Decimal) -> str:
-    """A Decimal as a plain decimal string, never in exponent notation."""
-    return format(value, "f")
-
-
-def dumps(document: Any) -> str:
-    """JSON with Decimals written as JSON numbers carrying their exact digits.
-
-    Only for contracts that force a JSON number for money: json.dumps would
-    write a float's rounding, so Decimals are written as placeholders and
-    replaced by their exact decimal text.
-    """
-    exact: list[str] = []
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            exact.append(plain(value))
-            return f"\x00{len(exact) - 1}\x00"
-        if isinstance(value, Mapping):
-            return {key: convert(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [convert(item) for item in value]
-        return value
-
-    text = json.dumps(convert(document), ensure_ascii=True)
-    for index, digits in enumerate(exact):
-        text = text.replace(f'"\\u0000{index}\\u0000"', digits, 1)
-    return text

@@ -69,6 +69,7 @@ class BillingWindow(Base):
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="window", cascade="all, delete-orphan", order_by="InvoiceLine.id"
     )
+    tags: Mapped[list[InvoiceTag]] = relationship(cascade="all, delete-orphan", order_by="InvoiceTag.name")
 
 
 class InvoiceLine(Base):

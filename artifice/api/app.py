@@ -1,0 +1,307 @@
+"""The HTTP routes of ``artifice-api`` (FastAPI); parameters follow seed 004."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from oslo_config import cfg
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
+
+from artifice import exactjson
+from artifice.api import documents, queries
+from artifice.api.auth import Caller, Unauthorized, authenticator, token_of
+from artifice.api.queries import BadParameter, Filters
+from artifice.exceptions import ArtificeError
+from artifice.store import db, models
+from artifice.store.models import BillingWindow, InvoiceLine, InvoiceTag
+
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]
+Flag = Annotated[bool | None, Query()]
+Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
+Ident = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Direction = Annotated[Literal["asc", "desc"] | None, Query(description="asc, or desc to reverse the sort")]
+State = Annotated[Literal[models.STATES] | None, Query(description="Window state")]  # type: ignore[valid-type]
+
+
+class TagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255, pattern=NO_NUL)
+    value: str = Field(default="", max_length=255, pattern=NO_NUL)
+
+
+class TagRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255, pattern=NO_NUL)
+    value: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+
+
+class InvoiceChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[TagIn] | None = None
+    addTags: list[TagIn] | None = None
+    removeTags: list[TagRef] | None = None
+
+
+class InvoiceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invoice: InvoiceChanges
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad parameter, named in the JSON error"},
+    401: {"description": "No valid token"},
+    403: {"description": "Not allowed for this token"},
+    409: {"description": "A concurrent update of the same invoice"},
+    404: {"description": "No such invoice visible to this token"},
+    503: {"description": "The database or Keystone is unavailable"},
+}
+
+
+def json(document: Any, status: int = 200) -> Response:
+    return Response(exactjson.dumps(document), status_code=status, media_type="application/json")
+
+
+def error(status: int, message: str, parameter: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": message}
+    if parameter:
+        body["parameter"] = parameter
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(exactjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+class NotFound(Exception):
+    pass
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as opened:
+        yield opened
+
+
+def _caller(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_auth_token: Annotated[str | None, Header()] = None,
+) -> Caller:
+    caller: Caller = request.app.state.auth.caller(token_of(authorization, x_auth_token))
+    return caller
+
+
+Db = Annotated[Session, Depends(_session)]
+Who = Annotated[Caller, Depends(_caller)]
+
+
+def create_app(conf: cfg.ConfigOpts) -> FastAPI:
+    engine = db.make_engine(conf.database.connection)
+    db.check_schema(engine)
+    auth = authenticator(conf)
+    app = FastAPI(
+        title="Artifice invoices API",
+        version="1",
+        description="Artifice's invoices and invoice line items, in the shape of the Morpheus invoices API.",
+    )
+
+    app.state.engine, app.state.auth = engine, auth
+    _handlers(app)
+
+    @app.get("/api/invoices", responses=ERRORS)
+    def list_invoices(
+        request: Request,
+        database: Db,
+        who: Who,
+        max: Annotated[int, Query(ge=1, le=1000)] = 25,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+        sort: Annotated[Literal[tuple(queries.INVOICE_SORTS)] | None, Query()] = None,  # type: ignore[valid-type]
+        direction: Direction = None,
+        phrase: Text = None,
+        name: Text = None,
+        startDate: Day = None,
+        endDate: Day = None,
+        period: Annotated[str | None, Query(pattern=r"^\d{4}(\d{2})?$", description="YYYY or YYYYMM")] = None,
+        accountId: Text = None,
+        datacenter: Text = None,
+        state: State = None,
+        active: Flag = None,
+        estimate: Flag = None,
+        includeTotals: Flag = None,
+    ) -> Response:
+        filters = _filters(request, max, offset, sort, direction, phrase, name, startDate, endDate, period)
+        filters.account_id, filters.datacenter, filters.state = accountId, datacenter, state
+        filters.active, filters.estimate = active, estimate
+        query = queries.invoice_query(filters, who)
+        total = database.scalar(select(func.count()).select_from(query.subquery()))
+        page = queries.ordered(query, queries.INVOICE_SORTS, filters, BillingWindow.id).options(
+            selectinload(BillingWindow.lines), selectinload(BillingWindow.tags)
+        )
+        invoices = [documents.invoice(window) for window in database.scalars(page)]
+        body: dict[str, Any] = {"invoices": invoices, "meta": _meta(len(invoices), total, filters)}
+        if includeTotals:
+            ids = query.with_only_columns(BillingWindow.id).subquery()
+            lines = database.scalars(select(InvoiceLine).where(InvoiceLine.window_id.in_(select(ids))))
+            body["invoiceTotals"] = documents.priced_fields("", documents.figures(lines))
+        return json(body)
+
+    @app.get("/api/invoices/{id}", responses=ERRORS)
+    def get_invoice(id: Ident, database: Db, who: Who) -> Response:
+        return json({"invoice": documents.invoice(_window(database, who, id), with_lines=True)})
+
+    @app.put("/api/invoices/{id}", responses=ERRORS)
+    def update_invoice(id: Ident, update: InvoiceUpdate, database: Db, who: Who) -> Response:
+        window = _window(database, who, id)
+        _retag(database, window, update.invoice)
+        database.commit()
+        return json({"invoice": documents.invoice(_window(database, who, id), with_lines=True)})
+
+    @app.get("/api/invoice-line-items", responses=ERRORS)
+    def list_line_items(
+        request: Request,
+        database: Db,
+        who: Who,
+        max: Annotated[int, Query(ge=1, le=1000)] = 25,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+        sort: Annotated[Literal[tuple(queries.LINE_ITEM_SORTS)] | None, Query()] = None,  # type: ignore[valid-type]
+        direction: Direction = None,
+        phrase: Text = None,
+        name: Text = None,
+        startDate: Day = None,
+        endDate: Day = None,
+        period: Annotated[str | None, Query(pattern=r"^\d{4}(\d{2})?$", description="YYYY or YYYYMM")] = None,
+        accountId: Text = None,
+        datacenter: Text = None,
+        state: State = None,
+        active: Flag = None,
+        estimate: Flag = None,
+        includeTotals: Flag = None,
+    ) -> Response:
+        filters = _filters(request, max, offset, sort, direction, phrase, name, startDate, endDate, period)
+        filters.account_id, filters.datacenter, filters.state = accountId, datacenter, state
+        filters.active, filters.estimate = active, estimate
+        query = queries.line_item_query(filters, who)
+        total = database.scalar(select(func.count()).select_from(query.subquery()))
+        page = queries.ordered(query, queries.LINE_ITEM_SORTS, filters, models.LineResource.id)
+        items = [documents.line_item(r, line, w) for r, line, w in database.execute(page)]
+        body: dict[str, Any] = {"lineItems": items, "meta": _meta(len(items), total, filters)}
+        if includeTotals:
+            every = [documents.line_item(r, line, w) for r, line, w in database.execute(query)]
+            body["lineItemTotals"] = {
+                key: sum((item[key] for item in every), Decimal(0)) for key in ("itemCost", "itemPrice", "itemTax")
+            }
+        return json(body)
+
+    @app.get("/api/invoice-line-items/{id}", responses=ERRORS)
+    def get_line_item(id: Ident, database: Db, who: Who) -> Response:
+        query = queries.line_item_query(Filters(), who).where(models.LineResource.id == id)
+        found = database.execute(query).first()
+        if found is None:
+            raise NotFound(f"invoice line item {id} not found")
+        resource, line, window = found
+        return json({"lineItem": documents.line_item(resource, line, window)})
+
+    return app
+
+
+def _filters(
+    request: Request,
+    max: int,
+    offset: int,
+    sort: str | None,
+    direction: str | None,
+    phrase: str | None,
+    name: str | None,
+    start: str | None,
+    end: str | None,
+    period: str | None,
+) -> Filters:
+    filters = Filters(max=max, offset=offset, phrase=phrase, name=name, period=period)
+    filters.sort = sort or "startDate"
+    filters.direction = direction or ("desc" if sort is None else "asc")
+    filters.start_date, filters.end_date = _day("startDate", start), _day("endDate", end)
+    filters.tags = queries.tags_of(list(request.query_params.multi_items()))
+    if any("\x00" in value for value in filters.tags.values()):
+        raise BadParameter("tags", "NUL characters are not allowed")
+    return filters
+
+
+def _day(parameter: str, text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadParameter(parameter, f"{text!r} is not a date YYYY-MM-DD") from None
+    if not queries.FIRST_YEAR <= day.year <= queries.LAST_YEAR:
+        raise BadParameter(parameter, f"{text!r}: the year must be within {queries.FIRST_YEAR}..{queries.LAST_YEAR}")
+    return day
+
+
+def _meta(size: int, total: int | None, filters: Filters) -> dict[str, int]:
+    return {"size": size, "total": int(total or 0), "offset": filters.offset, "max": filters.max}
+
+
+def _window(database: Session, who: Caller, ident: int) -> BillingWindow:
+    window = database.get(
+        BillingWindow, ident, options=[selectinload(BillingWindow.lines), selectinload(BillingWindow.tags)]
+    )
+    if window is None or (not who.admin and window.tenant_id != who.project_id):
+        raise NotFound(f"invoice {ident} not found")  # another tenant's invoice does not exist for this token
+    return window
+
+
+def _retag(database: Session, window: BillingWindow, changes: InvoiceChanges) -> None:
+    """Seed 004: ``tags`` sets the whole list, ``addTags`` adds or updates, ``removeTags`` removes."""
+    current = {tag.name: tag for tag in window.tags}
+    if changes.tags is not None:
+        wanted = {tag.name: tag.value for tag in changes.tags}
+        for tag_name in set(current) - set(wanted):
+            window.tags.remove(current.pop(tag_name))
+        database.flush()  # deletes first: a tag removed here may be added again below
+        _upsert(window, current, wanted)
+    if changes.addTags:
+        _upsert(window, current, {tag.name: tag.value for tag in changes.addTags})
+    for ref in changes.removeTags or []:
+        tag = current.get(ref.name)
+        if tag is not None and (ref.value is None or ref.value == tag.value):
+            window.tags.remove(current.pop(ref.name))
+    database.flush()
+
+
+def _upsert(window: BillingWindow, current: dict[str, InvoiceTag], wanted: dict[str, str]) -> None:
+    for tag_name, value in wanted.items():
+        if tag_name in current:
+            current[tag_name].value = value
+        else:
+            current[tag_name] = InvoiceTag(name=tag_name, value=value)
+            window.tags.append(current[tag_name])
+
+
+def _handlers(app: FastAPI) -> None:
+    def on(kind: type[Exception]) -> Callable[[Callable[[Exception], Response]], None]:
+        def register(handler: Callable[[Exception], Response]) -> None:
+            app.add_exception_handler(kind, lambda request, exc: handler(exc))
+
+        return register
+
+    @on(RequestValidationError)
+    def invalid(exc: Exception) -> Response:
+        problem = exc.errors()[0] if isinstance(exc, RequestValidationError) and exc.errors() else {}
+        where = [str(part) for part in problem.get("loc", ()) if part not in ("query", "path", "body")]
+        parameter = ".".join(where) or "request"
+        return error(400, f"invalid {parameter}: {problem.get('msg', 'bad value')}", parameter)
+
+    on(BadParameter)(lambda exc: error(400, str(exc), getattr(exc, "parameter", None)))
+    on(Unauthorized)(lambda exc: error(401, str(exc)))
+    on(PermissionError)(lambda exc: error(403, str(exc), "accountId"))
+    on(NotFound)(lambda exc: error(404, str(exc)))
+    on(ArtificeError)(lambda exc: error(503, str(exc)))
+    on(IntegrityError)(lambda exc: error(409, "a concurrent update changed the same tags; try again"))
+    on(SQLAlchemyError)(lambda exc: error(503, "the billing database is unavailable"))

@@ -1,0 +1,126 @@
+"""Who is calling: a Keystone token (validated through keystoneauth1) or a static token file.
+
+``Authorization: Bearer <token>`` and ``X-Auth-Token: <token>`` are both
+accepted. An admin sees every tenant; any other caller sees its own project.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hmac
+import threading
+import time
+
+from keystoneauth1 import exceptions as ks_exc
+from oslo_config import cfg
+
+from artifice import openstack
+from artifice.exceptions import ArtificeError, ConfigError
+
+api_auth_opts = [
+    cfg.StrOpt(
+        "auth_strategy",
+        default="keystone",
+        choices=["keystone", "token_file"],
+        help="keystone: validate tokens with Keystone ([service_credentials] authenticates the API); "
+        "token_file: the static tokens of token_file, for small installs.",
+    ),
+    cfg.StrOpt(
+        "token_file",
+        default="/etc/artifice/api-tokens.csv",
+        help="CSV 'token,project_id,role' (role admin or member; an admin's project_id may be empty). "
+        "Keep it readable by the API's user only.",
+    ),
+    cfg.ListOpt("admin_roles", default=["admin"], help="Keystone roles that see every tenant."),
+    cfg.IntOpt("token_cache_seconds", default=60, min=0, help="How long a validated Keystone token is trusted."),
+]
+
+
+class Unauthorized(ArtificeError):
+    """No token, or a token that is not valid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    project_id: str
+    admin: bool
+
+
+def token_of(authorization: str | None, x_auth_token: str | None) -> str:
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Authorization must be 'Bearer <token>'")
+        return token.strip()
+    if x_auth_token and x_auth_token.strip():
+        return x_auth_token.strip()
+    raise Unauthorized("authentication required: send Authorization: Bearer <token>")
+
+
+class TokenFile:
+    def __init__(self, path: str) -> None:
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows = [r for r in csv.reader(handle) if r and not r[0].startswith("#")]
+        except OSError as exc:
+            raise ConfigError(f"[api] token_file {path}: {exc.strerror or exc}") from exc
+        self.callers: list[tuple[str, Caller]] = []
+        for number, row in enumerate(rows, start=1):
+            if len(row) != 3 or row[2].strip() not in ("admin", "member") or not row[0].strip():
+                raise ConfigError(f"[api] token_file {path} row {number}: expected token,project_id,admin|member")
+            token, project, role = (x.strip() for x in row)
+            if role == "member" and not project:
+                raise ConfigError(f"[api] token_file {path} row {number}: a member token needs a project_id")
+            self.callers.append((token, Caller(project, role == "admin")))
+
+    def caller(self, token: str) -> Caller:
+        for known, caller in self.callers:
+            if hmac.compare_digest(known.encode(), token.encode()):
+                return caller
+        raise Unauthorized("invalid token")
+
+
+class KeystoneTokens:
+    """Validates user tokens with ``GET /v3/auth/tokens`` on the API's own service session."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.session = openstack.make_session(conf)
+        self.admin_roles = set(conf.api.admin_roles)
+        self.ttl = conf.api.token_cache_seconds
+        self.cache: dict[str, tuple[float, Caller]] = {}
+        self.lock = threading.Lock()
+
+    def caller(self, token: str) -> Caller:
+        now = time.monotonic()
+        with self.lock:
+            cached = self.cache.get(token)
+            if cached and cached[0] > now:
+                return cached[1]
+        try:
+            response = self.session.get(
+                "/auth/tokens",
+                endpoint_filter={"service_type": "identity", "interface": "public", "version": (3, 0)},
+                headers={"X-Subject-Token": token},
+                raise_exc=False,
+            )
+        except ks_exc.ClientException as exc:
+            raise ArtificeError(f"cannot validate the token with Keystone: {exc}") from exc
+        if response.status_code in (401, 403, 404):
+            raise Unauthorized("invalid token")
+        if response.status_code != 200:
+            raise ArtificeError(f"Keystone answered HTTP {response.status_code} validating a token")
+        body = response.json()["token"]
+        roles = {role["name"] for role in body.get("roles", [])}
+        caller = Caller(str((body.get("project") or {}).get("id", "")), bool(roles & self.admin_roles))
+        if not caller.admin and not caller.project_id:
+            raise Unauthorized("the token is not scoped to a project")
+        with self.lock:
+            self.cache[token] = (now + self.ttl, caller)
+        return caller
+
+
+def authenticator(conf: cfg.ConfigOpts) -> TokenFile | KeystoneTokens:
+    if conf.api.auth_strategy == "token_file":
+        return TokenFile(conf.api.token_file)
+    return KeystoneTokens(conf)

@@ -1,0 +1,118 @@
+"""The JSON shapes of seed 004: invoices and invoice line items, from Artifice's windows.
+
+Money stays Decimal up to the wire (``artifice.exactjson``). Artifice has one
+figure per line (what the tenant pays), so each ``...Cost`` equals its
+``...Price``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from artifice.store import models
+from artifice.store.models import BillingWindow, InvoiceLine, LineResource
+
+CATEGORIES = ("compute", "memory", "storage", "network", "license", "extra")
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+
+def stamp(moment: dt.datetime | None) -> str | None:
+    """Seed 004's timestamp form, ``2020-05-01T04:00:00+0000``."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def figures(lines: Iterable[InvoiceLine]) -> dict[str, Decimal]:
+    """Price per category, tax and total of some lines."""
+    sums = dict.fromkeys((*CATEGORIES, "tax"), ZERO)
+    for line in lines:
+        key = "tax" if line.item_type == "TAX" else line.category if line.category in CATEGORIES else "extra"
+        sums[key] += line.amount
+    sums["total"] = sum(sums.values(), ZERO)
+    return sums
+
+
+def priced_fields(prefix: str, sums: dict[str, Decimal] | None) -> dict[str, Decimal | None]:
+    """``computePrice``/``computeCost`` ... with ``prefix`` (estimated, actual or none)."""
+    fields: dict[str, Decimal | None] = {}
+    for key in (*CATEGORIES, "tax", "total"):
+        name = key if not prefix else prefix + key.capitalize()
+        value = None if sums is None else sums[key]
+        fields[f"{name}Price"] = value
+        fields[f"{name}Cost"] = value
+    return fields
+
+
+def invoice(window: BillingWindow, with_lines: bool = False) -> dict[str, Any]:
+    estimate = window.kind == models.ESTIMATE
+    sums = figures(window.lines)
+    name = window.tenant_name or window.tenant_id
+    document: dict[str, Any] = {
+        "id": window.id,
+        "account": {"id": window.tenant_id, "name": name},
+        "refType": "Tenant",
+        "refId": window.tenant_id,
+        "refName": name,
+        "refCategory": window.kind,
+        "interval": "month",
+        "period": f"{window.period_start:%Y%m}",
+        "estimate": estimate,
+        "active": window.state != models.FAILED,
+        "state": window.state,
+        "revision": window.revision,
+        "reference": window.external_reference,
+        "externalId": window.external_id,
+        "error": window.error,
+        "currency": window.currency,
+        "datacenters": sorted({line.datacenter for line in window.lines}),
+        "startDate": stamp(window.period_start),
+        "endDate": stamp(window.period_end),
+        "costType": "estimate" if estimate else "actual",
+        **priced_fields("", sums),
+        **priced_fields("estimated", sums if estimate else None),
+        **priced_fields("actual", None if estimate else sums),
+        "tags": [{"id": t.id, "name": t.name, "value": t.value} for t in window.tags],
+        "dateCreated": stamp(window.created_at),
+        "lastUpdated": stamp(window.updated_at),
+        "lineItems": [line_item(r, line, window) for line in window.lines for r in line.resources]
+        if with_lines
+        else [],
+    }
+    return document
+
+
+def line_item(resource: LineResource, line: InvoiceLine, window: BillingWindow) -> dict[str, Any]:
+    cost = resource.quantity * line.unit_price
+    is_resource = bool(resource.resource_id)
+    price = cost.quantize(CENT, ROUND_HALF_UP) if is_resource else line.amount
+    return {
+        "id": resource.id,
+        "invoiceId": window.id,
+        "account": {"id": window.tenant_id, "name": window.tenant_name or window.tenant_id},
+        "refType": "Resource" if is_resource else "Tenant",
+        "refId": resource.resource_id or window.tenant_id,
+        "refName": resource.resource_id or line.service,
+        "refCategory": window.kind,
+        "startDate": stamp(window.period_start),
+        "endDate": stamp(window.period_end),
+        "itemId": resource.resource_id or None,
+        "itemType": line.item_type,
+        "itemName": resource.resource_id or line.service,
+        "itemDescription": f"{line.service} in {line.datacenter}",
+        "productCode": line.service,
+        "usageType": line.service,
+        "usageCategory": line.category,
+        "datacenter": line.datacenter,
+        "itemUsage": resource.quantity,
+        "rateUnit": line.unit,
+        "itemRate": line.unit_price,
+        "itemCost": cost if is_resource else line.amount,
+        "itemPrice": price,
+        "itemTax": line.amount if line.item_type == "TAX" else ZERO,
+        "currency": window.currency,
+        "dateCreated": stamp(window.created_at),
+        "lastUpdated": stamp(window.updated_at),
+    }

@@ -1,0 +1,164 @@
+"""Seed 004's list filters as SQL over billing windows and their line items."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+
+from artifice.api.auth import Caller
+from artifice.store.models import BillingWindow, InvoiceLine, InvoiceTag, LineResource
+from artifice.timeutil import UTC
+
+Q = TypeVar("Q", bound=Select[Any] | Select[LineResource, InvoiceLine, BillingWindow])
+INVOICE_SORTS = {
+    "startDate": BillingWindow.period_start,
+    "endDate": BillingWindow.period_end,
+    "id": BillingWindow.id,
+    "name": BillingWindow.tenant_name,
+    "period": BillingWindow.period_start,
+    "totalPrice": BillingWindow.total,
+    "dateCreated": BillingWindow.created_at,
+    "lastUpdated": BillingWindow.updated_at,
+}
+LINE_ITEM_SORTS = {
+    "startDate": BillingWindow.period_start,
+    "endDate": BillingWindow.period_end,
+    "id": LineResource.id,
+    "name": LineResource.resource_id,
+    "itemUsage": LineResource.quantity,
+    "invoiceId": BillingWindow.id,
+}
+
+
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # dates a window can have, with room for a month after
+
+
+class BadParameter(Exception):
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+@dataclasses.dataclass
+class Filters:
+    max: int = 25
+    offset: int = 0
+    sort: str = "startDate"
+    direction: str = "desc"
+    phrase: str | None = None
+    name: str | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    period: str | None = None
+    account_id: str | None = None
+    datacenter: str | None = None
+    state: str | None = None
+    active: bool | None = None
+    estimate: bool | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def tags_of(query: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``tags.foo=bar`` parameters as {"foo": "bar"}."""
+    tags = {}
+    for key, value in query:
+        if key.startswith("tags."):
+            name = key.removeprefix("tags.")
+            if not name:
+                raise BadParameter(key, "name the tag: tags.<name>=<value>")
+            tags[name] = value
+    return tags
+
+
+def window_conditions(filters: Filters, caller: Caller) -> list[ColumnElement[bool]]:
+    """The conditions on billing windows that every list applies."""
+    conditions: list[ColumnElement[bool]] = []
+    if not caller.admin:
+        if filters.account_id not in (None, caller.project_id):
+            raise PermissionError("accountId: only an admin may read another tenant's invoices")
+        conditions.append(BillingWindow.tenant_id == caller.project_id)
+    elif filters.account_id:
+        conditions.append(BillingWindow.tenant_id == filters.account_id)
+    if filters.start_date:
+        conditions.append(BillingWindow.period_start >= _midnight(filters.start_date))
+    if filters.end_date:  # the invoice's last instant is on or before that day
+        conditions.append(BillingWindow.period_end <= _midnight(filters.end_date + dt.timedelta(days=1)))
+    if filters.period:
+        conditions += _period(filters.period)
+    if filters.state:
+        conditions.append(BillingWindow.state == filters.state)
+    if filters.active is not None:
+        active = BillingWindow.state != "failed"
+        conditions.append(active if filters.active else ~active)
+    if filters.estimate is not None:
+        estimate = BillingWindow.kind == "estimate"
+        conditions.append(estimate if filters.estimate else ~estimate)
+    for name, value in filters.tags.items():
+        conditions.append(
+            exists().where(InvoiceTag.window_id == BillingWindow.id, InvoiceTag.name == name, InvoiceTag.value == value)
+        )
+    return conditions
+
+
+def invoice_query(filters: Filters, caller: Caller) -> Select[Any]:
+    conditions = window_conditions(filters, caller)
+    label = func.coalesce(func.nullif(BillingWindow.tenant_name, ""), BillingWindow.tenant_id)
+    if filters.name is not None:
+        conditions.append(label == filters.name)
+    if filters.phrase:
+        conditions.append(label.contains(filters.phrase, autoescape=True))
+    if filters.datacenter:
+        conditions.append(
+            exists().where(InvoiceLine.window_id == BillingWindow.id, InvoiceLine.datacenter == filters.datacenter)
+        )
+    return select(BillingWindow).where(and_(True, *conditions))
+
+
+def line_item_query(filters: Filters, caller: Caller) -> Select[LineResource, InvoiceLine, BillingWindow]:
+    conditions = window_conditions(filters, caller)
+    label = func.coalesce(func.nullif(LineResource.resource_id, ""), InvoiceLine.service)
+    if filters.name is not None:
+        conditions.append(label == filters.name)
+    if filters.phrase:
+        conditions.append(
+            or_(label.contains(filters.phrase, autoescape=True), InvoiceLine.service.contains(filters.phrase))
+        )
+    if filters.datacenter:
+        conditions.append(InvoiceLine.datacenter == filters.datacenter)
+    return (
+        select(LineResource, InvoiceLine, BillingWindow)
+        .join(InvoiceLine, LineResource.line_id == InvoiceLine.id)
+        .join(BillingWindow, InvoiceLine.window_id == BillingWindow.id)
+        .where(and_(True, *conditions))
+    )
+
+
+def ordered(query: Q, sorts: dict[str, Any], filters: Filters, tiebreak: Any) -> Q:
+    """``query`` sorted as asked (then by ``tiebreak``, so pages are stable), one page of it."""
+    column = sorts[filters.sort]
+    order = column.desc() if filters.direction == "desc" else column.asc()
+    tie = tiebreak.desc() if filters.direction == "desc" else tiebreak.asc()
+    return query.order_by(order, tie).limit(filters.max).offset(filters.offset)  # type: ignore[return-value]
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _period(period: str) -> list[ColumnElement[bool]]:
+    year = int(period[:4])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BadParameter("period", f"{period!r}: the year must be within {FIRST_YEAR}..{LAST_YEAR}")
+    if len(period) == 4:
+        start, end = dt.datetime(year, 1, 1, tzinfo=UTC), dt.datetime(year + 1, 1, 1, tzinfo=UTC)
+    else:
+        month = int(period[4:])
+        if not 1 <= month <= 12:
+            raise BadParameter("period", f"{period!r} is not YYYY or YYYYMM")
+        start = dt.datetime(year, month, 1, tzinfo=UTC)
+        end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return [BillingWindow.period_start >= start, BillingWindow.period_start < end]
