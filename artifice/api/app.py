@@ -116,28 +116,13 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
 
     @app.get("/api/invoices", responses=ERRORS)
     def list_invoices(
-        request: Request,
         database: Db,
         who: Who,
-        max: Annotated[int, Query(ge=1, le=1000)] = 25,
-        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+        filters: Listing,
         sort: Annotated[Literal[tuple(queries.INVOICE_SORTS)] | None, Query()] = None,  # type: ignore[valid-type]
-        direction: Direction = None,
-        phrase: Text = None,
-        name: Text = None,
-        startDate: Day = None,
-        endDate: Day = None,
-        period: Annotated[str | None, Query(pattern=r"^\d{4}(\d{2})?$", description="YYYY or YYYYMM")] = None,
-        accountId: Text = None,
-        datacenter: Text = None,
-        state: State = None,
-        active: Flag = None,
-        estimate: Flag = None,
         includeTotals: Flag = None,
     ) -> Response:
-        filters = _filters(request, max, offset, sort, direction, phrase, name, startDate, endDate, period)
-        filters.account_id, filters.datacenter, filters.state = accountId, datacenter, state
-        filters.active, filters.estimate = active, estimate
+        _sort(filters, sort)
         query = queries.invoice_query(filters, who)
         total = database.scalar(select(func.count()).select_from(query.subquery()))
         page = queries.ordered(query, queries.INVOICE_SORTS, filters, BillingWindow.id).options(
@@ -164,28 +149,13 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
 
     @app.get("/api/invoice-line-items", responses=ERRORS)
     def list_line_items(
-        request: Request,
         database: Db,
         who: Who,
-        max: Annotated[int, Query(ge=1, le=1000)] = 25,
-        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+        filters: Listing,
         sort: Annotated[Literal[tuple(queries.LINE_ITEM_SORTS)] | None, Query()] = None,  # type: ignore[valid-type]
-        direction: Direction = None,
-        phrase: Text = None,
-        name: Text = None,
-        startDate: Day = None,
-        endDate: Day = None,
-        period: Annotated[str | None, Query(pattern=r"^\d{4}(\d{2})?$", description="YYYY or YYYYMM")] = None,
-        accountId: Text = None,
-        datacenter: Text = None,
-        state: State = None,
-        active: Flag = None,
-        estimate: Flag = None,
         includeTotals: Flag = None,
     ) -> Response:
-        filters = _filters(request, max, offset, sort, direction, phrase, name, startDate, endDate, period)
-        filters.account_id, filters.datacenter, filters.state = accountId, datacenter, state
-        filters.active, filters.estimate = active, estimate
+        _sort(filters, sort)
         query = queries.line_item_query(filters, who)
         total = database.scalar(select(func.count()).select_from(query.subquery()))
         page = queries.ordered(query, queries.LINE_ITEM_SORTS, filters, models.LineResource.id)
@@ -210,26 +180,40 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
     return app
 
 
-def _filters(
+def _listing(
     request: Request,
-    max: int,
-    offset: int,
-    sort: str | None,
-    direction: str | None,
-    phrase: str | None,
-    name: str | None,
-    start: str | None,
-    end: str | None,
-    period: str | None,
+    max: Annotated[int, Query(ge=1, le=1000)] = 25,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    direction: Direction = None,
+    phrase: Text = None,
+    name: Text = None,
+    startDate: Day = None,
+    endDate: Day = None,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}(\d{2})?$", description="YYYY or YYYYMM")] = None,
+    accountId: Text = None,
+    datacenter: Text = None,
+    state: State = None,
+    active: Flag = None,
+    estimate: Flag = None,
 ) -> Filters:
-    filters = Filters(max=max, offset=offset, phrase=phrase, name=name, period=period)
-    filters.sort = sort or "startDate"
-    filters.direction = direction or ("desc" if sort is None else "asc")
-    filters.start_date, filters.end_date = _day("startDate", start), _day("endDate", end)
+    """The filters and paging both lists take (seed 004), plus ``tags.<name>=<value>``."""
+    filters = Filters(max=max, offset=offset, phrase=phrase, name=name, period=period, direction=direction or "")
+    filters.account_id, filters.datacenter, filters.state = accountId, datacenter, state
+    filters.active, filters.estimate = active, estimate
+    filters.start_date, filters.end_date = _day("startDate", startDate), _day("endDate", endDate)
     filters.tags = queries.tags_of(list(request.query_params.multi_items()))
     if any("\x00" in value for value in filters.tags.values()):
         raise BadParameter("tags", "NUL characters are not allowed")
     return filters
+
+
+def _sort(filters: Filters, sort: str | None) -> None:
+    """Seed 004: by startDate, newest first, unless a sort is asked for (then ascending by default)."""
+    filters.sort = sort or "startDate"
+    filters.direction = filters.direction or ("desc" if sort is None else "asc")
+
+
+Listing = Annotated[Filters, Depends(_listing)]
 
 
 def _day(parameter: str, text: str | None) -> dt.date | None:

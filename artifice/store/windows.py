@@ -90,22 +90,8 @@ class WindowStore:
                     )
                 )
                 revision = int(earlier or 0) + 1
-                row = BillingWindow(
-                    tenant_id=tenant.id,
-                    tenant_name=tenant.name,
-                    period_start=window.start,
-                    period_end=window.end,
-                    state=models.CLAIMED,
-                    kind=kind,
-                    revision=revision,
-                    adapter=adapter,
-                    external_reference=external_reference(tenant.id, window, revision),
-                    currency="",
-                    run_id=run_id,
-                    owner=ownership.this_process(),
-                    created_at=now,
-                    updated_at=now,
-                )
+                row = _new_window(tenant, window, models.CLAIMED, kind, revision, now)
+                row.adapter, row.run_id, row.owner = adapter, run_id, ownership.this_process()
                 session.add(row)
         except IntegrityError as exc:
             raise WindowConflict(
@@ -209,26 +195,12 @@ class WindowStore:
             for row in session.scalars(old):
                 session.delete(row)
             session.flush()
-            session.add(
-                BillingWindow(
-                    tenant_id=tenant.id,
-                    tenant_name=tenant.name,
-                    period_start=window.start,
-                    period_end=window.end,
-                    state=models.ESTIMATED,
-                    kind=models.ESTIMATE,
-                    revision=1,
-                    adapter="",
-                    external_reference="EST-" + external_reference(tenant.id, window, 1).removeprefix("ART-"),
-                    currency=currency,
-                    total=sum((line.amount for line in lines), Decimal(0)),
-                    run_id="estimate",
-                    owner="",
-                    created_at=computed_at,
-                    updated_at=computed_at,
-                    lines=[_line_row(line) for line in lines],
-                )
-            )
+            row = _new_window(tenant, window, models.ESTIMATED, models.ESTIMATE, 1, computed_at)
+            row.external_reference = "EST-" + row.external_reference.removeprefix("ART-")
+            row.currency, row.run_id = currency, "estimate"
+            row.total = sum((line.amount for line in lines), Decimal(0))
+            row.lines = [_line_row(line) for line in lines]
+            session.add(row)
 
     def blocking(self, tenant_id: str, window: Window) -> BillingWindow | None:
         """The non-failed window that would block billing ``window``, if any."""
@@ -353,6 +325,27 @@ def _settling_message(tenant_id: str, window: Window, row: BillingWindow, settle
         f"tenant {tenant_id} {window.label}: run {row.run_id} stopped while committing "
         f"{row.external_reference}; the ERP may still be handling it, so it is looked up and "
         f"resumed after {after:%Y-%m-%d %H:%M:%S} UTC ([billing] commit_settle_time)"
+    )
+
+
+def _new_window(
+    tenant: Tenant, window: Window, state: str, kind: str, revision: int, now: dt.datetime
+) -> BillingWindow:
+    return BillingWindow(
+        tenant_id=tenant.id,
+        tenant_name=tenant.name,
+        period_start=window.start,
+        period_end=window.end,
+        state=state,
+        kind=kind,
+        revision=revision,
+        adapter="",
+        external_reference=external_reference(tenant.id, window, revision),
+        currency="",
+        run_id="",
+        owner="",
+        created_at=now,
+        updated_at=now,
     )
 
 
