@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pathlib
 import re
 from collections.abc import Sequence
 
@@ -78,6 +79,23 @@ def config_files(conf: cfg.ConfigOpts) -> list[str]:
     for directory in [dirs] if isinstance(dirs, str) else dirs:
         files.extend(sorted(glob.glob(os.path.join(directory, "*.conf"))))
     return files
+
+
+_SECRET = re.compile(
+    r"^\s*(password|api_key|api_token|secret|coordination_url)\s*=\s*\S|://[^/\s:@]+:[^@\s]+@", re.M | re.I
+)
+
+
+def readable_by_others(conf: cfg.ConfigOpts) -> list[str]:
+    """Config files that hold a secret (a password, an API key, a URL with a password) and any user may read."""
+    exposed = []
+    for path in config_files(conf):
+        try:
+            if os.stat(path).st_mode & 0o004 and _SECRET.search(pathlib.Path(path).read_text(encoding="utf-8")):
+                exposed.append(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+    return exposed
 
 
 def raw_section(conf: cfg.ConfigOpts, section: str) -> dict[str, str]:

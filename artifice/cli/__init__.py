@@ -11,6 +11,8 @@ from oslo_config import cfg
 from artifice import config
 from artifice.exceptions import ArtificeError
 
+LOG = logging.getLogger("artifice")
+
 common_cli_opts = [
     cfg.BoolOpt("debug", short="d", default=False, help="Log debug messages."),
 ]
@@ -32,6 +34,8 @@ def run(
         )
         # stevedore logs a lookup miss that Artifice already reports as one line.
         logging.getLogger("stevedore").setLevel(logging.DEBUG if conf.debug else logging.ERROR)
+        for path in config.readable_by_others(conf):
+            LOG.warning("config file %s is readable by every user and may hold secrets: chmod o-r %s", path, path)
         return action(conf)
     except ArtificeError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

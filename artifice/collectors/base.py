@@ -33,12 +33,21 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     for name, dtype in RAW_COLUMNS.items():
         column = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=object)
         if name == "timestamp":
-            out[name] = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601").astype(dtype)
+            out[name] = _timestamps(column).astype(dtype)
         elif name == "volume":
             out[name] = pd.to_numeric(column, errors="coerce").astype(dtype)
         else:
             out[name] = column.astype(dtype)
     return out.reset_index(drop=True)
+
+
+def _timestamps(column: pd.Series) -> pd.Series:
+    """UTC timestamps; unparseable ones, and those nanoseconds cannot hold (year 9999), become NaT."""
+    stamps = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")
+    if stamps.dtype != RAW_COLUMNS["timestamp"]:  # a coarser unit: some stamps are out of range
+        low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        stamps = stamps.where((stamps >= low) & (stamps <= high))
+    return stamps
 
 
 class Collector(abc.ABC):

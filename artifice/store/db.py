@@ -43,6 +43,13 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def describe(exc: SQLAlchemyError) -> str:
+    """The database's own message, one line, without SQLAlchemy's SQL and background notes."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else ''}"
+
+
 def _safe(url: str) -> str:
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url
@@ -68,7 +75,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
-        raise StoreError(f"database {_safe(str(engine.url))} is unavailable: {exc.__class__.__name__}: {exc}") from exc
+        raise StoreError(f"database {_safe(str(engine.url))} is unavailable: {describe(exc)}") from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -81,7 +88,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
-        raise StoreError(f"database upgrade failed on {_safe(str(engine.url))}: {exc}") from exc
+        raise StoreError(f"database upgrade failed on {_safe(str(engine.url))}: {describe(exc)}") from exc
 
 
 def check_schema(engine: Engine) -> None:

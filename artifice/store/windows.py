@@ -8,9 +8,10 @@ own transaction, together with the data the step produced.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 from sqlalchemy import Engine, func, select, update
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from artifice.exceptions import StoreError, WindowConflict
 from artifice.invoice import Tenant
-from artifice.store import models, ownership
+from artifice.store import db, models, ownership
 from artifice.store.models import BillingWindow, InvoiceLine, LineResource
 from artifice.timeutil import Window, utcnow
 
@@ -46,8 +47,16 @@ class WindowStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session whose database errors become one-line StoreErrors (IntegrityError stays: claims use it)."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"billing database: {db.describe(exc)}") from exc
 
     def claim(
         self,
@@ -98,7 +107,7 @@ class WindowStore:
                 f"tenant {tenant.id} {window.label}: another run claimed an overlapping window first"
             ) from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot claim tenant {tenant.id} {window.label}: {exc}") from exc
+            raise StoreError(f"cannot claim tenant {tenant.id} {window.label}: {db.describe(exc)}") from exc
         return row
 
     def _overlapping(self, session: Session, tenant_id: str, window: Window) -> Sequence[BillingWindow]:
