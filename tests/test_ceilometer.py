@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -70,33 +71,46 @@ def test_bill_all_end_to_end_to_csv(ceilometer: dict[str, str], tmp_path: Path):
 
 
 class _Failing(http.server.BaseHTTPRequestHandler):
+    """A broken Ceilometer API: it answers 500, answers garbage, or hangs past the client's timeout."""
+
     def do_GET(self) -> None:
-        self.send_response(500)
+        mode = getattr(self.server, "mode", "answers 500")
+        if mode == "hangs":
+            time.sleep(3)
+        status, body = (200, b"<html>proxy error</html>") if mode == "answers garbage" else (500, b"{}")
+        if mode == "answers 500":
+            body = b'{"error_message": "database is locked"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
         self.end_headers()
-        self.wfile.write(b'{"error_message": "database is locked"}')
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
 
 
 @pytest.fixture
-def failing_endpoint() -> Iterator[str]:
+def failing_server() -> Iterator[http.server.ThreadingHTTPServer]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
     server.shutdown()
 
 
-@pytest.mark.parametrize("failure", ["answers 500", "is stopped"])
+@pytest.mark.parametrize("failure", ["answers 500", "is stopped", "answers garbage", "hangs"])
 def test_failing_region_bills_nothing_and_a_later_run_bills_it(
-    ceilometer: dict[str, str], tmp_path: Path, failing_endpoint: str, failure: str
+    ceilometer: dict[str, str], tmp_path: Path, failing_server: http.server.ThreadingHTTPServer, failure: str
 ):
     from tests.servers import free_port
 
-    broken = failing_endpoint if failure == "answers 500" else f"http://127.0.0.1:{free_port()}"
+    failing_server.mode = failure  # type: ignore[attr-defined]
+    broken = f"http://127.0.0.1:{failing_server.server_address[1]}"
+    if failure == "is stopped":
+        broken = f"http://127.0.0.1:{free_port()}"
     tenant = synthetic.tenant_id(0)
-    conf = ceilometer_conf(tmp_path, {"RegionOne": ceilometer["RegionOne"], "RegionTwo": broken})
+    timeout = "\n[service_credentials]\ntimeout = 1\n"
+    conf = ceilometer_conf(tmp_path, {"RegionOne": ceilometer["RegionOne"], "RegionTwo": broken}, timeout)
     cli("manage", "--config-file", str(conf), "db", "upgrade")
     failed = cli("--config-file", str(conf), "bill", "--tenant", tenant, "--month", "2026-10")
     assert failed.returncode != 0
