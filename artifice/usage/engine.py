@@ -1,20 +1,34 @@
-"""Rate raw telemetry into billable usage: validate, transform, convert, sum."""
+"""Rate raw telemetry into billable usage: validate, transform, convert, sum.
+
+The work is done on flat numpy arrays (category codes, int64 nanoseconds,
+float64 volumes), never on a copy of the frame. When every sample is good, a
+few reductions show it and nothing is copied; otherwise the bad samples are
+counted by reason and the good ones taken. The samples are then cut into
+blocks of one meter whose resources each form one run in time order: as a
+collector returns them (by region and meter, then resource and time) they
+already do, and the blocks are views; other orders cost one stable sort.
+"""
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from artifice.timeutil import Window
 from artifice.usage.mapping import MeterRule
-from artifice.usage.transformers import RESOURCE_KEYS, TRANSFORMERS, Ordered
+from artifice.usage.transformers import TRANSFORMERS, Block
 
 LINE_KEYS = ["tenant_id", "region", "service", "unit", "category"]
 DETAIL_COLUMNS = [*LINE_KEYS, "resource_id", "quantity"]
+_NAT = np.iinfo(np.int64).min
+_KEYS = ("tenant_id", "region", "resource_id")
+_FEW_SEGMENTS = 1024  # a frame in fewer same-meter stretches is rated stretch by stretch, without copies
 
 
 @dataclasses.dataclass
@@ -43,6 +57,61 @@ class Usage:
     report: SampleReport
 
 
+@dataclasses.dataclass
+class _Column:
+    """A column as integer codes (-1 for missing) into ``categories``."""
+
+    codes: np.ndarray
+    categories: np.ndarray  # object array
+
+    @classmethod
+    def of(cls, series: pd.Series) -> _Column:
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            return cls(np.asarray(series.array.codes), np.asarray(series.cat.categories, dtype=object))
+        codes, uniques = pd.factorize(series, sort=True)
+        return cls(np.asarray(codes), np.asarray(uniques, dtype=object))
+
+    def table(self, values: list[Any], missing: Any, dtype: type) -> np.ndarray:
+        """``values`` (one per category) and ``missing`` last, so that ``table[codes]`` looks rows up."""
+        table: np.ndarray = np.array([*values, missing], dtype=dtype)
+        return table
+
+
+@dataclasses.dataclass
+class _Samples:
+    """The columns the engine reads, as arrays; ``rule`` indexes the rated meters (-1: not rated)."""
+
+    rule: np.ndarray
+    tenant: np.ndarray
+    region: np.ndarray
+    resource: np.ndarray
+    t: np.ndarray
+    volume: np.ndarray
+    unit: np.ndarray
+    flavor: np.ndarray
+    status: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def take(self, rows: np.ndarray) -> _Samples:
+        return _Samples(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
+
+
+class _Dirty(Exception):
+    """The optimistic pass met a sample it must drop: rate again, checking every sample."""
+
+
+@dataclasses.dataclass
+class _Context:
+    rated: list[MeterRule]
+    window: Window
+    start: int
+    end: int
+    factors: np.ndarray  # [rule, unit code] -> amount factor, NaN when the unit does not convert
+    columns: dict[str, _Column]
+
+
 def rate(
     raw: pd.DataFrame,
     window: Window,
@@ -50,81 +119,289 @@ def rate(
     trust_sources: Iterable[str],
 ) -> Usage:
     """Turn raw samples (``RAW_COLUMNS``) into usage for ``window``."""
-    report = SampleReport()
-    frame = _clean(raw, window, rules, set(trust_sources), report)
-    parts = []
-    for meter, samples in frame.groupby("meter", sort=True, observed=True):
-        rule = rules[str(meter)]
-        usable = _convert(samples, rule, report)
-        if usable.empty:
-            continue
-        report.used += len(usable)
-        per_resource = TRANSFORMERS[rule.transformer](Ordered(usable, window), rule)
-        if rule.unit.time_seconds:
-            per_resource["quantity"] = per_resource["quantity"] / rule.unit.time_seconds
-        per_resource["unit"] = rule.unit.label
-        per_resource["category"] = rule.category
-        parts.append(per_resource)
-    detail = (
-        pd.concat(parts, ignore_index=True)[DETAIL_COLUMNS]
-        if parts
-        else pd.DataFrame({c: pd.Series(dtype=float if c == "quantity" else object) for c in DETAIL_COLUMNS})
+    meter = _Column.of(raw["meter"])
+    # Meters are rated in the order of the meter column: its categories, else sorted.
+    rated = [rules[str(m)] for m in meter.categories if str(m) in rules]
+    if not rated:
+        return _usage(_empty_detail(), SampleReport())
+    columns = {name: _Column.of(raw[name]) for name in (*_KEYS, "source", "unit", "flavor", "status")}
+    names = [r.meter for r in rated]
+    if len(rated) == len(meter.categories):
+        rule = meter.codes  # the same numbering
+    else:
+        rule = meter.table([names.index(str(m)) if str(m) in rules else -1 for m in meter.categories], -1, np.int16)[
+            meter.codes
+        ]
+    units = columns["unit"].categories
+    context = _Context(
+        rated=rated,
+        window=window,
+        start=int(pd.Timestamp(window.start).value),
+        end=int(pd.Timestamp(window.end).value),
+        factors=np.array([[_factor(r, str(u)) for u in units] + [_factor(r, "")] for r in rated]),
+        columns=columns,
     )
-    for column in [*LINE_KEYS, "resource_id"]:
-        detail[column] = detail[column].astype(object)
-    detail = detail[detail["quantity"] > 0].reset_index(drop=True)
+    samples = _Samples(
+        rule=rule,
+        tenant=columns["tenant_id"].codes,
+        region=columns["region"].codes,
+        resource=columns["resource_id"].codes,
+        t=_nanoseconds(raw["timestamp"]),
+        volume=raw["volume"].to_numpy(dtype=float),
+        unit=columns["unit"].codes,
+        flavor=columns["flavor"].codes,
+        status=columns["status"].codes,
+    )
+    trusted = set(trust_sources)
+    source = columns["source"]
+    trusted_table = source.table([str(s) in trusted for s in source.categories], False, bool)
+    message_ids = raw["message_id"]
+    with_id = message_ids.notna().to_numpy(dtype=bool)
+    repeated = _repeated(message_ids, np.flatnonzero(with_id)) if with_id.any() else np.zeros(0, dtype=np.int64)
+    if not len(repeated) and _all_good(samples, source.codes, trusted_table, context.end):
+        try:
+            return _usage(_detail(_rate_blocks(samples, context, strict=True), context), SampleReport(len(samples)))
+        except _Dirty:
+            pass
+    report = SampleReport()
+    keep = _clean(samples, trusted_table[source.codes], message_ids, with_id, context, report)
+    samples = samples.take(np.flatnonzero(keep))
+    report.used = len(samples)
+    return _usage(_detail(_rate_blocks(samples, context, strict=False), context), report)
+
+
+def _usage(detail: pd.DataFrame, report: SampleReport) -> Usage:
     lines = detail.groupby(LINE_KEYS, sort=True)["quantity"].sum().reset_index()
     return Usage(lines=lines, detail=detail, report=report)
 
 
+def _nanoseconds(timestamps: pd.Series) -> np.ndarray:
+    """int64 nanoseconds since the epoch, ``_NAT`` for missing."""
+    if isinstance(timestamps.dtype, pd.DatetimeTZDtype) and timestamps.dtype.unit != "ns":
+        timestamps = timestamps.dt.as_unit("ns")
+    return np.asarray(timestamps.array.asi8)
+
+
+def _factor(rule: MeterRule, unit: str) -> float:
+    factor = rule.unit.amount_factor(unit)
+    return np.nan if factor is None else factor
+
+
+def _all_good(samples: _Samples, source: np.ndarray, trusted: np.ndarray, end: int) -> bool:
+    """Whether no sample is to be dropped (units and uptime metadata are checked per block), by reductions."""
+    if not len(samples):
+        return True
+    if samples.rule.min() < 0 or source.min() < 0:
+        return False
+    if not trusted[:-1].all() and not trusted[source].all():
+        return False
+    if samples.t.min() == _NAT or samples.t.max() >= end:
+        return False
+    low, high = samples.volume.min(), samples.volume.max()  # NaN if any is NaN
+    return bool(low >= 0 and high < np.inf)
+
+
+def _repeated(message_ids: pd.Series, candidates: np.ndarray) -> np.ndarray:
+    """The candidate rows whose (non-empty) message id an earlier candidate already has."""
+    ids = message_ids.iloc[candidates].astype("string")
+    repeated: np.ndarray = candidates[((ids != "") & ids.duplicated()).to_numpy(dtype=bool)]
+    return repeated
+
+
 def _clean(
-    raw: pd.DataFrame,
-    window: Window,
-    rules: Mapping[str, MeterRule],
-    trusted: set[str],
+    samples: _Samples,
+    trusted: np.ndarray,
+    message_ids: pd.Series,
+    with_id: np.ndarray,
+    context: _Context,
     report: SampleReport,
-) -> pd.DataFrame:
-    """Drop (and count) what must not be billed; keep the lead-in."""
-    frame = raw[raw["meter"].isin(list(rules))]
-    frame = frame[(frame["timestamp"] < pd.Timestamp(window.end)) | frame["timestamp"].isna()]
-    _drop(report, "untrusted_source", ~frame["source"].isin(list(trusted)))
-    frame = frame[frame["source"].isin(list(trusted))]
-    message_ids = frame["message_id"].astype("string")
-    repeated = message_ids.notna() & (message_ids != "") & message_ids.duplicated()
-    _drop(report, "duplicate_message_id", repeated)
-    frame = frame[~repeated.to_numpy()]
+) -> np.ndarray:
+    """The rows to rate; what must not be billed is counted by reason.
+
+    Samples of unmapped meters or at or after the window end are left out
+    silently; the lead-in is kept.
+    """
+    t, volume = samples.t, samples.volume
+    keep = (samples.rule >= 0) & (t < context.end)  # NaT is the smallest int64: kept here, counted below
+    _drop(report, "untrusted_source", keep & ~trusted)
+    keep &= trusted
+    if with_id.any():
+        repeated = _repeated(message_ids, np.flatnonzero(keep & with_id))
+        _drop(report, "duplicate_message_id", repeated)
+        keep[repeated] = False
     checks = {
-        "invalid_timestamp": frame["timestamp"].isna(),
-        "invalid_volume": ~np.isfinite(frame["volume"].to_numpy(dtype=float)),
-        "negative_volume": frame["volume"].to_numpy(dtype=float) < 0,
+        "invalid_timestamp": t == _NAT,
+        "invalid_volume": ~np.isfinite(volume),
+        "negative_volume": volume < 0,
     }
-    bad = np.zeros(len(frame), dtype=bool)
     for reason, mask in checks.items():
-        mask = np.asarray(mask, dtype=bool) & ~bad
+        mask &= keep
         _drop(report, reason, mask)
-        bad |= mask
-    return frame[~bad]
+        keep &= ~mask
+    rule = np.maximum(samples.rule, 0)
+    mismatch = keep & np.isnan(context.factors[rule, samples.unit])
+    _drop(report, "unit_mismatch", mismatch)
+    keep &= ~mismatch
+    uptime = np.array([r.transformer == "uptime" for r in context.rated])
+    missing = keep & uptime[rule] & ((samples.flavor < 0) | (samples.status < 0))
+    _drop(report, "missing_metadata", missing)
+    keep &= ~missing
+    return keep
 
 
-def _convert(samples: pd.DataFrame, rule: MeterRule, report: SampleReport) -> pd.DataFrame:
-    """Keep the samples this rule can bill, with ``volume`` in its amount unit."""
-    units = samples["unit"].astype("string").fillna("")
-    factors = {u: rule.unit.amount_factor(u) for u in units.unique()}
-    known = {u: f for u, f in factors.items() if f is not None}
-    factor = units.map(known).to_numpy(dtype=float, na_value=np.nan)
-    bad_unit = np.isnan(factor)
-    _drop(report, "unit_mismatch", bad_unit)
-    keep = ~bad_unit
-    if rule.transformer == "uptime":
-        missing = (samples["flavor"].isna() | samples["status"].isna()).to_numpy() & keep
-        _drop(report, "missing_metadata", missing)
-        keep &= ~missing
-    usable = samples[keep].copy()
-    usable["volume"] = usable["volume"].to_numpy(dtype=float) * factor[keep]
-    return usable[[*RESOURCE_KEYS, "timestamp", "volume", "flavor", "status"]]
+def _rate_blocks(samples: _Samples, context: _Context, strict: bool) -> list[_Part]:
+    """Each block through its transformer: quantities per (rule, tenant, region, resource, service)."""
+    parts = []
+    for index, rows, starts in _blocks(samples):
+        rule = context.rated[index]
+        units = samples.unit[rows]
+        factors = context.factors[index]
+        if not len(units):
+            continue
+        first_unit = units[0]
+        if (units == first_unit).all():
+            factor: float | np.ndarray = float(factors[first_unit])
+        else:
+            factor = factors[units]
+        if strict and np.isnan(factor).any():
+            raise _Dirty
+        volume = samples.volume[rows]
+        if not isinstance(factor, float) or factor != 1.0:
+            volume = volume * factor
+        block = Block(t=samples.t[rows], volume=volume, starts=starts, start=context.start, end=context.end)
+        if rule.transformer == "uptime":
+            block.flavor, block.status = samples.flavor[rows], samples.status[rows]
+            if strict and (block.flavor.min() < 0 or block.status.min() < 0):
+                raise _Dirty
+            block.flavors = context.columns["flavor"].categories
+            block.statuses = context.columns["status"].categories
+        sums = TRANSFORMERS[rule.transformer](block, rule)
+        quantity = sums.quantity / rule.unit.time_seconds if rule.unit.time_seconds else sums.quantity
+        first = starts[sums.run] if isinstance(rows, slice) else rows[starts[sums.run]]
+        if isinstance(rows, slice):
+            first = first + rows.start
+        keys = (samples.tenant[first], samples.region[first], samples.resource[first])
+        parts.append(_Part(index, keys, np.asarray(sums.services, dtype=object)[sums.service], quantity))
+    return parts
 
 
-def _drop(report: SampleReport, reason: str, mask: object) -> None:
-    count = int(np.count_nonzero(np.asarray(mask, dtype=bool)))
+@dataclasses.dataclass
+class _Part:
+    rule: int
+    keys: tuple[np.ndarray, np.ndarray, np.ndarray]  # tenant, region, resource codes per quantity
+    services: np.ndarray
+    quantity: np.ndarray
+
+
+def _blocks(samples: _Samples) -> Iterator[tuple[int, slice | np.ndarray, np.ndarray]]:
+    """(rule, rows, run starts within the rows) per block: rows are a slice when no copy is needed."""
+    n = len(samples)
+    if not n:
+        return
+    rule, t = samples.rule, samples.t
+    new_rule = rule[1:] != rule[:-1]
+    new_run = new_rule.copy()
+    for codes in (samples.tenant, samples.region, samples.resource):
+        new_run |= codes[1:] != codes[:-1]
+    backwards = ~new_run
+    backwards &= t[1:] < t[:-1]
+    segments = np.flatnonzero(np.r_[True, new_rule])
+    if len(segments) <= _FEW_SEGMENTS:
+        bounds = [*segments.tolist(), n]
+        by_rule: dict[int, list[tuple[int, int]]] = {}
+        for lo, hi in itertools.pairwise(bounds):
+            by_rule.setdefault(int(rule[lo]), []).append((lo, hi))
+        for index, spans in sorted(by_rule.items()):
+            if index < 0:
+                continue
+            runs = [np.r_[lo, np.flatnonzero(new_run[lo : hi - 1]) + lo + 1] for lo, hi in spans]
+            in_order = not any(backwards[lo : hi - 1].any() for lo, hi in spans)
+            if in_order and _distinct(samples, np.concatenate(runs)):
+                for (lo, hi), starts in zip(spans, runs, strict=True):
+                    yield index, slice(lo, hi), starts - lo
+            else:
+                rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
+                yield index, *_sorted(samples, rows)
+        return
+    run_starts = np.flatnonzero(np.r_[True, new_run])
+    if not backwards.any() and _distinct(samples, run_starts):
+        # Every resource is one run in time order, but meters are interleaved: gather by meter.
+        run_rule = rule[run_starts]
+        by_rule_order = np.argsort(run_rule, kind="stable")
+        lengths = np.diff(np.append(run_starts, n))[by_rule_order]
+        new_starts = np.cumsum(lengths) - lengths
+        positions = np.arange(n, dtype=np.int64) + np.repeat(run_starts[by_rule_order] - new_starts, lengths)
+        rule_of_run = run_rule[by_rule_order]
+        edges = np.flatnonzero(np.r_[True, rule_of_run[1:] != rule_of_run[:-1], True])
+        for first, last in itertools.pairwise(edges):
+            index = int(rule_of_run[first])
+            hi = int(new_starts[last]) if last < len(new_starts) else n
+            if index >= 0:
+                yield index, positions[new_starts[first] : hi], new_starts[first:last] - new_starts[first]
+        return
+    order, starts = _sorted(samples, np.arange(n))
+    edges = np.flatnonzero(np.r_[True, rule[order[starts[1:]]] != rule[order[starts[:-1]]], True])
+    for first, last in itertools.pairwise(edges):
+        lo = int(starts[first])
+        hi = int(starts[last]) if last < len(starts) else n
+        index = int(rule[order[lo]])
+        if index >= 0:
+            yield index, order[lo:hi], starts[first:last] - lo
+
+
+def _distinct(samples: _Samples, run_starts: np.ndarray) -> bool:
+    """Whether no two runs starting at ``run_starts`` belong to the same meter and resource."""
+    keys = np.stack([c[run_starts].astype(np.int64) for c in (samples.rule, samples.tenant, samples.region,
+                                                              samples.resource)])  # fmt: skip
+    return len(np.unique(keys, axis=1).T) == len(run_starts)
+
+
+def _sorted(samples: _Samples, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` in (meter, tenant, region, resource, time) order, stable, and where each run starts."""
+    codes = [samples.rule[rows], samples.tenant[rows], samples.region[rows], samples.resource[rows]]
+    order = np.lexsort((samples.t[rows], *reversed(codes)))
+    changed = np.zeros(max(len(rows) - 1, 0), dtype=bool)
+    for column in codes:
+        ordered = column[order]
+        changed |= ordered[1:] != ordered[:-1]
+    return rows[order], np.flatnonzero(np.r_[True, changed])
+
+
+def _detail(parts: list[_Part], context: _Context) -> pd.DataFrame:
+    """Per-resource rows with a positive quantity, by meter, then tenant, region, resource and service."""
+    if not parts:
+        return _empty_detail()
+    rule = np.concatenate([np.full(len(p.quantity), p.rule) for p in parts])
+    codes = [np.concatenate([p.keys[i] for p in parts]).astype(np.int64) for i in range(3)]
+    services = np.concatenate([p.services for p in parts])
+    quantity = np.concatenate([p.quantity for p in parts]).astype(float)
+    known = (quantity > 0) & (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
+    service_rank = np.unique(services.astype(str), return_inverse=True)[1]
+    order = np.lexsort((service_rank, codes[2], codes[1], codes[0], rule))
+    order = order[known[order]]
+    rated = context.rated
+    tenant, region, resource = (context.columns[k].categories for k in _KEYS)
+    frame = pd.DataFrame(
+        {
+            "tenant_id": tenant[codes[0][order]],
+            "region": region[codes[1][order]],
+            "service": services[order],
+            "unit": np.array([rated[i].unit.label for i in rule[order]], dtype=object),
+            "category": np.array([rated[i].category for i in rule[order]], dtype=object),
+            "resource_id": resource[codes[2][order]],
+            "quantity": quantity[order],
+        }
+    )
+    for column in DETAIL_COLUMNS[:-1]:
+        frame[column] = frame[column].astype(object)
+    return frame
+
+
+def _empty_detail() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float if c == "quantity" else object) for c in DETAIL_COLUMNS})
+
+
+def _drop(report: SampleReport, reason: str, mask: np.ndarray) -> None:
+    count = int(np.count_nonzero(mask)) if mask.dtype == bool else len(mask)
     if count:
         report.dropped[reason] += count

@@ -1,10 +1,11 @@
 """Vectorised transformers: one meter's samples in, per-resource quantities out.
 
-Each transformer takes the samples of one meter for any number of resources
-(columns of ``artifice.collectors.base.RAW_COLUMNS``; ``volume`` already in
-the billing amount unit) and returns one row per (tenant, region, resource,
-service) with ``quantity`` in the rule's amount unit times *seconds* for the
-time-based ones. Time is int64 nanoseconds; no Python loop runs per sample.
+Each transformer takes a :class:`Block`: samples of one meter for any number
+of resources, as flat arrays grouped by resource ("runs") and in time order
+within each run, all before the window end, with ``volume`` already in the
+billing amount unit. It returns :class:`Sums`, one quantity per (run,
+service) in the rule's amount unit times *seconds* for the time-based ones.
+Time is int64 nanoseconds; no Python loop runs per sample.
 
 Time weighting (uptime, gauge): a sample's state or value holds from its
 timestamp until the next sample of the same resource, if that one comes at
@@ -13,96 +14,137 @@ last sample holds until the window end if the end is at most ``max_gap``
 after it. Only the part inside ``[start, end)`` counts, so a lead-in sample
 before the start counts from the start, and without one the time before the
 first sample is not billed.
+
+Sums are exact for seconds (integer nanoseconds) and otherwise accurate to
+about one unit in the last place whatever the number of samples
+(:func:`segment_sums`), like the compensated summation of pandas' groupby.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 
-from artifice.timeutil import Window
 from artifice.usage.mapping import MeterRule
 
 RESOURCE_KEYS = ["tenant_id", "region", "resource_id"]
-OUTPUT_COLUMNS = [*RESOURCE_KEYS, "service", "quantity"]
 NS = 1_000_000_000
 
 
-class Ordered:
-    """One meter's samples sorted by resource then time, as flat arrays."""
+@dataclasses.dataclass
+class Block:
+    """One meter's samples: runs of one resource each, in time order within a run, all before ``end``."""
 
-    def __init__(self, frame: pd.DataFrame, window: Window) -> None:
-        codes = frame.groupby(RESOURCE_KEYS, sort=False, observed=True).ngroup().to_numpy()
-        times = frame["timestamp"].array.asi8
-        order = np.lexsort((times, codes))
-        self.frame = frame.iloc[order].reset_index(drop=True)
-        self.codes = codes[order]
-        self.t = times[order]
-        self.start = _ns(window.start)
-        self.end = _ns(window.end)
-        # True where the next row is a later sample of the same resource.
-        self.has_next = np.zeros(len(self.t), dtype=bool)
-        self.has_next[:-1] = self.codes[1:] == self.codes[:-1]
+    t: np.ndarray  # int64 ns
+    volume: np.ndarray  # float64, in the rule's amount unit
+    starts: np.ndarray  # offset of each run's first sample; starts[0] == 0
+    start: int  # window, ns
+    end: int
+    flavor: np.ndarray | None = None  # uptime: flavor category code per sample
+    flavors: np.ndarray | None = None  # uptime: the flavor categories
+    status: np.ndarray | None = None  # uptime: status category code per sample
+    statuses: np.ndarray | None = None  # uptime: the status categories
 
-    def held_seconds(self, max_gap: int) -> np.ndarray:
-        """Seconds of ``[start, end)`` during which each sample's value holds."""
-        following = np.full(len(self.t), self.end, dtype=np.int64)
-        following[:-1] = np.where(self.has_next[:-1], self.t[1:], self.end)
-        covered = (following - self.t) <= max_gap * NS
-        lo = np.maximum(self.t, self.start)
-        hi = np.minimum(following, self.end)
-        held: np.ndarray = np.where(covered, np.clip(hi - lo, 0, None), 0) / NS
+    @property
+    def runs(self) -> int:
+        return len(self.starts)
+
+    def last_of_runs(self) -> np.ndarray:
+        last: np.ndarray = np.append(self.starts[1:] - 1, len(self.t) - 1)
+        return last
+
+    def held_ns(self, max_gap: int) -> np.ndarray:
+        """Nanoseconds of ``[start, end)`` during which each sample's value holds."""
+        held = np.empty_like(self.t)
+        held[:-1] = self.t[1:]
+        held[self.last_of_runs()] = self.end  # the next sample's time, or the window end
+        gap = held - self.t
+        held -= np.maximum(self.t, self.start)  # the next sample is never after the end
+        np.maximum(held, 0, out=held)
+        held[gap > max_gap * NS] = 0
         return held
 
-    def in_window(self) -> np.ndarray:
-        inside: np.ndarray = (self.t >= self.start) & (self.t < self.end)
-        return inside
 
-    def per_resource(self, values: np.ndarray, service: str | pd.Series) -> pd.DataFrame:
-        """Sum ``values`` per resource (and per service when it varies by row)."""
-        keys = self.frame[RESOURCE_KEYS].copy()
-        keys["service"] = service
-        keys["quantity"] = values
-        grouped = keys.groupby([*RESOURCE_KEYS, "service"], sort=True, observed=True)
-        return grouped["quantity"].sum().reset_index()
+@dataclasses.dataclass
+class Sums:
+    """Quantities per (run, service): ``run`` indexes the block's runs, ``service`` indexes ``services``."""
+
+    run: np.ndarray
+    service: np.ndarray
+    quantity: np.ndarray
+    services: list[str]
 
 
-def _ns(value: object) -> int:
-    return int(pd.Timestamp(value).value)
+def segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The sum of each contiguous segment of non-negative ``values`` beginning at ``starts``, accurately.
+
+    Each value is split into a high part, a multiple of a power-of-two quantum
+    (2**-40 of the grand total), whose sums are exact in any order, and a
+    remainder below half the quantum, whose naive sum adds an error far below
+    an ulp of the total. So each result is within about an ulp of its exact
+    sum, as with compensated summation, at the cost of a few passes.
+    """
+    if not len(values):
+        return np.zeros(len(starts))
+    grand = float(np.add.reduce(values))
+    if not math.isfinite(grand) or grand <= 0:
+        naive: np.ndarray = np.add.reduceat(values, starts)
+        return naive
+    quantum = math.ldexp(1.0, math.frexp(grand)[1] - 40)
+    shift = 1.5 * 2.0**52 * quantum  # adding it rounds to a multiple of the quantum
+    high = values + shift
+    high -= shift
+    low = values - high
+    total: np.ndarray = np.add.reduceat(high, starts)
+    total += np.add.reduceat(low, starts)
+    return total
 
 
-def uptime(ordered: Ordered, rule: MeterRule) -> pd.DataFrame:
+def _per_run(block: Block, rule: MeterRule, values: np.ndarray) -> Sums:
+    runs = np.arange(block.runs)
+    return Sums(runs, np.zeros(block.runs, dtype=np.int64), segment_sums(values, block.starts), [rule.service])
+
+
+def uptime(block: Block, rule: MeterRule) -> Sums:
     """Seconds in a billable state, split by flavor (``service`` template)."""
-    status = ordered.frame["status"].astype("string").str.lower()
-    billable = status.isin(rule.billable_states).to_numpy(dtype=bool)
-    held = np.where(billable, ordered.held_seconds(rule.max_gap), 0.0)
-    flavors = ordered.frame["flavor"].astype("string")
-    services = pd.Series([rule.service.format(flavor=f) for f in flavors.unique()], index=flavors.unique())
-    return ordered.per_resource(held, flavors.map(services).to_numpy())
+    assert block.flavor is not None and block.flavors is not None
+    assert block.status is not None and block.statuses is not None
+    billable = np.array([str(s).lower() in rule.billable_states for s in block.statuses] + [False])
+    held = block.held_ns(rule.max_gap)
+    held *= billable[block.status]
+    names = [rule.service.format(flavor=str(f)) for f in block.flavors]
+    services = sorted(set(names))
+    service_of_flavor = np.array([services.index(n) for n in names] + [0], dtype=np.int64)
+    # Stretches of one run with one flavor: integer sums, exact.
+    pieces = np.union1d(block.starts, np.flatnonzero(block.flavor[1:] != block.flavor[:-1]) + 1)
+    nanoseconds = np.add.reduceat(held, pieces).astype(np.float64)  # whole numbers below 2**53: exact
+    run = np.searchsorted(block.starts, pieces, side="right") - 1
+    labels = run * len(services) + service_of_flavor[block.flavor[pieces]]
+    per_label = np.bincount(labels, nanoseconds, minlength=block.runs * len(services)) / NS
+    found = np.flatnonzero(per_label)
+    return Sums(found // len(services), found % len(services), per_label[found], services)
 
 
-def gauge(ordered: Ordered, rule: MeterRule) -> pd.DataFrame:
+def gauge(block: Block, rule: MeterRule) -> Sums:
     """Time-weighted integral: value x seconds held."""
-    values = ordered.frame["volume"].to_numpy(dtype=float)
-    return ordered.per_resource(values * ordered.held_seconds(rule.max_gap), rule.service)
+    weighted = block.held_ns(rule.max_gap) / NS
+    weighted *= block.volume
+    return _per_run(block, rule, weighted)
 
 
-def maximum(ordered: Ordered, rule: MeterRule) -> pd.DataFrame:
+def maximum(block: Block, rule: MeterRule) -> Sums:
     """The largest value seen in the window, times the window's seconds."""
-    inside = ordered.in_window()
-    values = np.where(inside, ordered.frame["volume"].to_numpy(dtype=float), -np.inf)
-    keys = ordered.frame[RESOURCE_KEYS].copy()
-    keys["quantity"] = values
-    peaks = keys[inside].groupby(RESOURCE_KEYS, sort=True, observed=True)["quantity"].max()
-    result = peaks.reset_index()
-    result["quantity"] *= (ordered.end - ordered.start) / NS
-    result.insert(3, "service", rule.service)
-    return result
+    values = np.where(block.t >= block.start, block.volume, -np.inf)
+    peaks = np.maximum.reduceat(values, block.starts) if len(values) else np.zeros(0)
+    found = np.flatnonzero(peaks > -np.inf)
+    quantity = peaks[found] * ((block.end - block.start) / NS)
+    return Sums(found, np.zeros(len(found), dtype=np.int64), quantity, [rule.service])
 
 
-def delta(ordered: Ordered, rule: MeterRule) -> pd.DataFrame:
+def delta(block: Block, rule: MeterRule) -> Sums:
     """Growth of a cumulative counter, adding back across counter resets.
 
     An increment belongs to the window of the later of its two samples, so a
@@ -110,23 +152,22 @@ def delta(ordered: Ordered, rule: MeterRule) -> pd.DataFrame:
     the same growth twice. A drop means the counter restarted from zero: the
     later value itself is the growth.
     """
-    values = ordered.frame["volume"].to_numpy(dtype=float)
-    growth = np.zeros(len(values))
-    step = values[1:] - values[:-1]
-    growth[1:] = np.where(step >= 0, step, values[1:])
-    counted = np.zeros(len(values), dtype=bool)
-    counted[1:] = ordered.has_next[:-1]
-    counted &= ordered.in_window()
-    return ordered.per_resource(np.where(counted, growth, 0.0), rule.service)
+    values = block.volume
+    growth = np.empty(len(values))
+    growth[:1] = 0.0
+    np.subtract(values[1:], values[:-1], out=growth[1:])
+    np.copyto(growth, values, where=growth < 0)
+    growth[block.starts] = 0.0  # a run's first sample is its baseline
+    growth[block.t < block.start] = 0.0  # growth before the window is the previous window's
+    return _per_run(block, rule, growth)
 
 
-def total(ordered: Ordered, rule: MeterRule) -> pd.DataFrame:
+def total(block: Block, rule: MeterRule) -> Sums:
     """Sum of the values of samples inside ``[start, end)``."""
-    values = ordered.frame["volume"].to_numpy(dtype=float)
-    return ordered.per_resource(np.where(ordered.in_window(), values, 0.0), rule.service)
+    return _per_run(block, rule, np.where(block.t >= block.start, block.volume, 0.0))
 
 
-TRANSFORMERS: dict[str, Callable[[Ordered, MeterRule], pd.DataFrame]] = {
+TRANSFORMERS: dict[str, Callable[[Block, MeterRule], Sums]] = {
     "uptime": uptime,
     "gauge": gauge,
     "max": maximum,
