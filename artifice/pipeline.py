@@ -22,6 +22,7 @@ from oslo_config import cfg
 from artifice import config, failpoints, tenants
 from artifice.billing import invoice_total, price_lines
 from artifice.collectors.base import Collector
+from artifice.collectors.batch import BatchReader
 from artifice.commit import commit_once
 from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
 from artifice.invoice import Invoice, LineValue, Tenant
@@ -94,6 +95,7 @@ class Pipeline:
         self.rules = rules
         self.store = store
         self.plugins = load_plugins(conf)
+        self.reader = BatchReader()
         self.run_id = uuid.uuid4().hex[:12]
 
     @classmethod
@@ -109,6 +111,10 @@ class Pipeline:
 
     def tenants(self, window: Window) -> list[Tenant]:
         return tenants.select(self.conf, self.collector.tenants(window))
+
+    def plan(self, window: Window, tenants_to_bill: list[Tenant]) -> None:
+        """Tell the collector which tenants are billed next, in order, so it can read them in batches."""
+        self.reader.plan(window, [t.id for t in tenants_to_bill])
 
     def bill(self, tenant: Tenant, window: Window, dry_run: bool = False, rebill: bool = False) -> BillResult:
         """Bill the tenant's window; with ``rebill``, send only what changed since it was billed."""
@@ -202,7 +208,8 @@ class Pipeline:
 
     def _rate(self, invoice: Invoice, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
         try:
-            raw = self.collector.collect(tenant.id, window, sorted(self.rules), self.conf.metering.lead_in)
+            meters, lead_in = sorted(self.rules), self.conf.metering.lead_in
+            raw = self.reader.collect(self.collector, tenant.id, window, meters, lead_in)
         except CollectionError as exc:
             raise CollectionError(f"tenant {tenant.id} {window.label}: {exc}") from exc
         datacenters = self.conf.main.datacenters
@@ -238,6 +245,8 @@ class Pipeline:
     ) -> Iterator[BillResult | tuple[Tenant, ArtificeError]]:
         """Bill every tenant; one tenant's failure does not stop the others."""
         tenants = self.tenants(window)
+        settled = set() if dry_run else self.store.settled_tenants(window)
+        self.plan(window, [t for t in tenants if t.id not in settled])
         for index, tenant in enumerate(tenants):
             if progress:
                 progress(index, len(tenants), tenant)

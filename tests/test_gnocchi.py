@@ -12,6 +12,7 @@ import pytest
 from artifice import config
 from artifice.collectors.gnocchi import GnocchiCollector
 from artifice.exceptions import CollectionError
+from artifice.pipeline import BillResult, Pipeline
 from artifice.timeutil import Window
 from artifice.usage.engine import rate
 from artifice.usage.mapping import load_mapping
@@ -145,3 +146,50 @@ def test_bill_all_end_to_end_to_csv(gnocchi: dict[str, str], tmp_path: Path):
         total = synthetic.expected_total(index)
         rows = list(csv.reader((tmp_path / "invoices" / f"{synthetic.tenant_id(index)}-2026-10.csv").open()))
         assert Decimal(next(r for r in rows if r and r[0] == "total")[6]) == total
+
+
+def billed_pipeline(tmp_path: Path, gnocchi: dict[str, str], tenants_per_query: int) -> Pipeline:
+    (tmp_path / "invoices").mkdir(parents=True)
+    main = csv_billing(tmp_path, "gnocchi")
+    extra = f"{main}\n[collector:gnocchi]\ntenants_per_query = {tenants_per_query}\n"
+    conf = gnocchi_conf(tmp_path, gnocchi, extra)
+    assert cli("manage", "--config-file", str(conf), "db", "upgrade").returncode == 0
+    return Pipeline.from_config(config.load(["--config-file", str(conf)]))
+
+
+def billed_totals(pipeline: Pipeline) -> dict[str, Decimal]:
+    results = list(pipeline.bill_all(OCTOBER))
+    assert all(isinstance(r, BillResult) and r.state == "committed" for r in results), results
+    return {r.tenant.id: r.total for r in results if isinstance(r, BillResult)}
+
+
+def test_bill_all_reads_tenants_in_batches(gnocchi: dict[str, str], tmp_path: Path):
+    expected_totals = {synthetic.tenant_id(i): synthetic.expected_total(i) for i in range(TENANTS)}
+    one_by_one = billed_pipeline(tmp_path / "one", gnocchi, tenants_per_query=1)
+    assert billed_totals(one_by_one) == expected_totals
+    batched = billed_pipeline(tmp_path / "batched", gnocchi, tenants_per_query=100)
+    assert billed_totals(batched) == expected_totals
+    requests = {"one by one": one_by_one.collector.requests, "batched": batched.collector.requests}  # type: ignore[attr-defined]
+    for how, count in requests.items():
+        note(f"Gnocchi HTTP requests, bill --all of {TENANTS} tenants", f"{how}: {count}")
+    # Batched: one aggregates query per region and meter for all tenants, as for one tenant.
+    assert requests["batched"] < requests["one by one"]
+    # Billed already: a second pass reads nothing.
+    before = batched.collector.requests  # type: ignore[attr-defined]
+    assert all(isinstance(r, BillResult) and r.state == "skipped" for r in batched.bill_all(OCTOBER))
+    assert batched.collector.requests - before == len(synthetic.REGIONS)  # type: ignore[attr-defined]
+
+
+def test_a_failing_batch_is_read_tenant_by_tenant(
+    gnocchi: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    pipeline = billed_pipeline(tmp_path, gnocchi, tenants_per_query=100)
+    read_alone = GnocchiCollector.collect_many
+
+    def refuse_batches(self: GnocchiCollector, tenant_ids: list[str], *args: object) -> pd.DataFrame:
+        if len(tenant_ids) > 1:
+            raise CollectionError("aggregates: 413 Request Entity Too Large")
+        return read_alone(self, tenant_ids, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GnocchiCollector, "collect_many", refuse_batches)
+    assert billed_totals(pipeline) == {synthetic.tenant_id(i): synthetic.expected_total(i) for i in range(TENANTS)}

@@ -53,6 +53,9 @@ def _timestamps(column: pd.Series) -> pd.Series:
 class Collector(abc.ABC):
     """Reads raw usage from one telemetry backend. Knows nothing of prices."""
 
+    #: Tenants a billing pass reads in one ``collect_many`` (see ``artifice.collectors.batch``).
+    tenants_per_read = 1
+
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
 
@@ -71,3 +74,10 @@ class Collector(abc.ABC):
         Covers ``[window.start - lead_in seconds, window.end)`` completely or
         raises ``CollectionError``: partial data must never be billed.
         """
+
+    def collect_many(
+        self, tenant_ids: Sequence[str], window: Window, meters: Sequence[str], lead_in: int
+    ) -> pd.DataFrame:
+        """``collect`` for several tenants at once; collectors that can read them together override it."""
+        frames = [self.collect(tenant, window, meters, lead_in) for tenant in tenant_ids]
+        return conform(pd.concat(frames, ignore_index=True)) if frames else conform(pd.DataFrame())

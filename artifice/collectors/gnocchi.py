@@ -75,6 +75,14 @@ gnocchi_opts = [
         help="Gnocchi resource type per meter (meter:type,...), as Ceilometer's "
         "gnocchi_resources.yaml stores them; unlisted meters are searched as generic.",
     ),
+    cfg.IntOpt(
+        "tenants_per_query",
+        default=100,
+        min=1,
+        max=1000,
+        help="Tenants a billing pass reads in one aggregates query per region and meter. "
+        "Higher means fewer requests and more memory (one batch is held at a time); 1 reads tenant by tenant.",
+    ),
 ]
 
 
@@ -86,6 +94,7 @@ class GnocchiCollector(ApiCollector):
         super().__init__(conf, conf[GROUP].auth_group)
         self.source = next(iter(conf.metering.trust_sources), "gnocchi")
         self._metrics: dict[tuple[str, str], tuple[int, str, str] | None] = {}
+        self.tenants_per_read = conf[GROUP].tenants_per_query
 
     def resource_type(self, meter: str) -> str:
         return str(self.options.resource_types.get(meter, "generic"))

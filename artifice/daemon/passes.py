@@ -76,11 +76,11 @@ class BillingPasses:
             return
         settled = self.pipeline.store.settled_tenants(window)
         ring = self.partition.ring()
-        for tenant in tenants:
+        mine = [t for t in tenants if t.id not in settled and self.partition.owns(ring, t.id)]
+        self.pipeline.plan(window, mine)
+        for tenant in mine:
             if self.stopping.is_set():
                 return
-            if tenant.id in settled or not self.partition.owns(ring, tenant.id):
-                continue
             try:
                 result = self.pipeline.bill(tenant, window)
             except WindowConflict as exc:  # another daemon holds it, or an operator must act
@@ -120,11 +120,11 @@ class BillingPasses:
         window = Window(month.start, hour)
         ring = self.partition.ring()
         stored = 0
-        for tenant in self.pipeline.tenants(window):
+        mine = [t for t in self.pipeline.tenants(window) if self.partition.owns(ring, t.id)]
+        self.pipeline.plan(window, mine)
+        for tenant in mine:
             if self.stopping.is_set():
                 break
-            if not self.partition.owns(ring, tenant.id):
-                continue
             try:
                 result = self.pipeline.bill(tenant, window, dry_run=True)
             except ArtificeError as exc:
