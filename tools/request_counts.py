@@ -45,7 +45,7 @@ def count(make: Callable[[], Collector], window: Window, meters: Sequence[str], 
     requests = getattr(collector, "requests", 0)
     rows.append(_row("per tenant", window, len(tenants), resources, samples, requests))
     many = make()
-    if hasattr(many, "collect_many") and tenants:
+    if many.tenants_per_read > 1 and tenants:  # a collector that reads many tenants in one request
         raw = many.collect_many(tenants, window, meters, lead_in)
         requests = getattr(many, "requests", 0)
         rows.append(_row("all at once", window, len(tenants), raw["resource_id"].nunique(), len(raw), requests))
