@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from artifice import config
+from artifice.collectors.base import RAW_COLUMNS
 from artifice.collectors.gnocchi import GnocchiCollector
 from artifice.exceptions import CollectionError
 from artifice.pipeline import BillResult, Pipeline
@@ -193,3 +194,10 @@ def test_a_failing_batch_is_read_tenant_by_tenant(
 
     monkeypatch.setattr(GnocchiCollector, "collect_many", refuse_batches)
     assert billed_totals(pipeline) == {synthetic.tenant_id(i): synthetic.expected_total(i) for i in range(TENANTS)}
+
+
+def test_a_tenant_without_any_resource_of_a_meter_reads_empty(gnocchi: dict[str, str], tmp_path: Path):
+    # The metrics exist (other tenants have them); Gnocchi answers 404 for this tenant's search.
+    gc = collector(gnocchi_conf(tmp_path, gnocchi))
+    raw = gc.collect("a-project-with-no-resources", OCTOBER, meters(gc), gc.conf.metering.lead_in)
+    assert raw.empty and list(raw.columns) == list(RAW_COLUMNS)

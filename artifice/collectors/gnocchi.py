@@ -150,8 +150,9 @@ class GnocchiCollector(ApiCollector):
         )  # fmt: skip
         body = {"operations": f"(metric {meter} {aggregation})", "search": search,
                 "resource_type": self.resource_type(meter)}  # fmt: skip
+        # Accept: JSON errors, so that "no such metric for these tenants" is told from other 404s.
         answer = self._call(region, f"{who}: reading {meter}", "api.post", f"v1/aggregates?{query}", json=body,
-                            empty=[])  # fmt: skip
+                            headers={"Accept": "application/json"}, empty=[])  # fmt: skip
         frame = _measures_frame(_json(answer))
         if frame.empty:
             return conform(frame)
