@@ -1,1 +1,0 @@
-"""Benchmarks: scripts that print figures (see BENCHMARKS.md); not pass/fail tests."""
