@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -229,3 +230,8 @@ def bill_month(conf_path: Path, month: str) -> dict[str, Any]:
         "rss_at_start_mb": rss_at_start,
         "collector": pipeline.collector,
     }
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM raise SystemExit, so that ``finally`` blocks stop the servers a benchmark started."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))

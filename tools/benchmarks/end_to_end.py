@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tiny:
         args.small, args.large, args.group, args.cloudkitty_projects, args.cloudkitty_hours = 3, 6, 4, 1, 24
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    common.exit_on_sigterm()
     common.say("# Artifice end-to-end benchmark", *common.machine(), "")
     work = Path(tempfile.mkdtemp(prefix="artifice-bench-"))
     runs: list[dict[str, Any]] = []
