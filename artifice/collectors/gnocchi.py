@@ -135,14 +135,14 @@ class GnocchiCollector(ApiCollector):
         for region in self.regions():
             self._client(region)  # created before the threads share them
         with concurrent.futures.ThreadPoolExecutor(self.options.parallel_requests) as pool:
-            frames = list(pool.map(lambda job: self._read(job[0], job[1], who, search, span), jobs))
-        return conform(pd.concat([conform(pd.DataFrame(columns=list(RAW_COLUMNS))), *frames], ignore_index=True))
+            frames = [f for f in pool.map(lambda job: self._read(job[0], job[1], who, search, span), jobs) if len(f)]
+        return conform(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
     def _read(self, region: str, meter: str, who: str, search: Any, span: Window) -> pd.DataFrame:
-        """One meter of one region: its buckets as raw rows."""
+        """One meter of one region: its buckets as raw rows (conformed once, with the others)."""
         metric = self._metric(region, meter, who)
         if metric is None:
-            return conform(pd.DataFrame(columns=list(RAW_COLUMNS)))
+            return pd.DataFrame()
         granularity, aggregation, unit = metric
         query = urllib.parse.urlencode(
             {"start": span.start.isoformat(), "stop": span.end.isoformat(), "granularity": granularity,
@@ -155,14 +155,14 @@ class GnocchiCollector(ApiCollector):
                             headers={"Accept": "application/json"}, empty=[])  # fmt: skip
         frame = _measures_frame(_json(answer))
         if frame.empty:
-            return conform(frame)
+            return frame
         if self.transformers.get(meter) == "uptime":
             frame = self._with_flavor(region, meter, who, search, frame)
             frame["status"] = "active"
         frame = frame.rename(columns={"id": "resource_id"})
         frame["region"], frame["meter"], frame["unit"] = region, meter, unit
         frame["source"], frame["message_id"] = self.source, None
-        return conform(frame)
+        return frame
 
     def _metric(self, region: str, meter: str, who: str) -> tuple[int, str, str] | None:
         """(finest granularity, aggregation to read, unit) of ``meter`` in ``region``, cached."""

@@ -51,19 +51,15 @@ METRICS = {
             "metadata": ["container_format", "disk_format"],
             "extra_args": {"aggregation_method": "mean", "resource_type": "image"},
         },
-        "network.incoming.bytes": {
-            "unit": "MB",
-            "factor": "1/1000000",
-            "groupby": ["id", "project_id"],
-            "metadata": ["instance_id"],
-            "extra_args": {"aggregation_method": "max", "resource_type": "instance_network_interface"},
-        },
-        "network.outgoing.bytes": {
-            "unit": "MB",
-            "factor": "1/1000000",
-            "groupby": ["id", "project_id"],
-            "metadata": ["instance_id"],
-            "extra_args": {"aggregation_method": "max", "resource_type": "instance_network_interface"},
+        **{
+            meter: {
+                "unit": "MB",
+                "factor": "1/1000000",
+                "groupby": ["id", "project_id"],
+                "metadata": ["instance_id"],
+                "extra_args": {"aggregation_method": "max", "resource_type": "instance_network_interface"},
+            }
+            for meter in ("network.incoming.bytes", "network.outgoing.bytes")
         },
     }
 }

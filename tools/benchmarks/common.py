@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,18 @@ def rate_text(samples: float, seconds: float) -> str:
 
 def python() -> str:
     return sys.executable
+
+
+def parse_or_bill(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, bill: Callable[[Path], dict[str, Any]]
+) -> argparse.Namespace | None:
+    """The arguments; or, in the child ``bill_in_child`` starts (``--bill CONF``), its figures printed and None."""
+    parser.add_argument("--bill", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bill:
+        print(json.dumps(bill(Path(args.bill))))
+        return None
+    return args
 
 
 def bill_in_child(module: str, conf_path: Path, env: dict[str, str] | None = None) -> dict[str, Any]:

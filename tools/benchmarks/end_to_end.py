@@ -94,10 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gnocchi-urls", help="Region=URL,... of running Gnocchi servers to bill (no loading)")
     parser.add_argument("--ceilometer-urls", help="Region=URL,... of running Ceilometer servers to bill (no loading)")
     parser.add_argument("--trust", default="openstack", help="trusted sources for --ceilometer-urls")
-    parser.add_argument("--bill", help=argparse.SUPPRESS)  # internal: bill with this config, print JSON
-    args = parser.parse_args(argv)
-    if args.bill:
-        print(json.dumps(_bill(Path(args.bill))))
+    args = common.parse_or_bill(parser, argv, _bill)
+    if args is None:
         return 0
     if args.tiny:
         args.small, args.large, args.group, args.cloudkitty_projects, args.cloudkitty_hours = 3, 6, 4, 1, 24
@@ -255,7 +253,7 @@ rates_file = {write_rates(base / "rates.csv")}
 [database]
 connection = sqlite:///{base / "artifice.db"}
 
-{collector.replace("{per_query}", str(group if mode == "batched" else 1))}
+{collector.format(per_query=group if mode == "batched" else 1)}
 [metering]
 meter_mapping = {SHIPPED_MAPPING}
 trust_sources = {backend.trust}

@@ -41,10 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=int, default=600, help="seconds between samples")
     parser.add_argument("--factors", default="1,4,16")
     parser.add_argument("--tiny", action="store_true", help="a few seconds in all (the smoke test)")
-    parser.add_argument("--bill", help=argparse.SUPPRESS)  # internal: bill with this config, print JSON
-    args = parser.parse_args(argv)
-    if args.bill:
-        print(json.dumps(_bill(Path(args.bill))))
+    args = common.parse_or_bill(parser, argv, _bill)
+    if args is None:
         return 0
     if args.tiny:
         args.tenants, args.resources, args.interval, args.factors = 2, 2, 3600, "1,4"
