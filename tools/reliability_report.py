@@ -218,10 +218,14 @@ coordination_url = file://{self.work / "coordination"}?timeout=3
             self.counts["bad config files tried"] += 1
 
     def daemons(self, count: int) -> None:
-        log = (self.work / "daemons.log").open("ab")
         command = [sys.executable, "-m", "artifice.daemon.service", "--config-file", str(self.conf())]
-        processes = [subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO) for _ in range(count)]
+        logs = [self.work / f"daemon-{number}.log" for number in range(count)]
+        outputs = [log.open("ab") for log in logs]
+        processes = [subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO) for out in outputs]
+        # Every daemon joins before the verdict, so they really bill side by side.
         deadline = time.monotonic() + 180
+        while not all("artifice-daemon ready" in log.read_text() for log in logs) and time.monotonic() < deadline:
+            time.sleep(0.2)
         while len(self.committed()) < len(self.tenants) and time.monotonic() < deadline:
             time.sleep(0.5)
         for process in processes:
@@ -229,6 +233,8 @@ coordination_url = file://{self.work / "coordination"}?timeout=3
         for process in processes:
             if process.wait(timeout=60) != 0:
                 self.problems.append(f"a daemon exited {process.returncode} on SIGTERM")
+        for out in outputs:
+            out.close()
         self.counts["concurrent daemons run"] += count
 
     # -- the verdict ----------------------------------------------------------

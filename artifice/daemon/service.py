@@ -40,6 +40,10 @@ class Daemon:
         self.argv = list(argv)
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
+        # Before joining the ring: a stop during start-up is a clean stop too.
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)
         self.notifier = sdnotify.SystemdNotifier()
         self.passes = BillingPasses(conf, self.stopping)
         self.scheduler = BackgroundScheduler(
@@ -52,9 +56,6 @@ class Daemon:
         )
 
     def serve(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGHUP, self._on_signal)
         metrics.serve(self.passes.conf)
         self._schedule(self.passes.conf)
         self.scheduler.start()
