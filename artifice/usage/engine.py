@@ -293,52 +293,75 @@ class _Part:
     quantity: np.ndarray
 
 
-def _blocks(samples: _Samples) -> Iterator[tuple[int, slice | np.ndarray, np.ndarray]]:
-    """(rule, rows, run starts within the rows) per block: rows are a slice when no copy is needed."""
-    n = len(samples)
-    if not n:
+_Blocks = Iterator[tuple[int, slice | np.ndarray, np.ndarray]]
+
+
+def _blocks(samples: _Samples) -> _Blocks:
+    """(rule, rows, run starts within the rows) per block of one meter.
+
+    Cheapest way first: a frame in few same-meter stretches (as collectors
+    return them) is cut into views (rows is a slice); one whose resources are
+    each a single run in time order, with meters interleaved, is gathered by
+    meter; anything else is sorted.
+    """
+    if not len(samples):
         return
     rule, t = samples.rule, samples.t
     new_rule = rule[1:] != rule[:-1]
     new_run = new_rule.copy()
     for codes in (samples.tenant, samples.region, samples.resource):
         new_run |= codes[1:] != codes[:-1]
-    backwards = ~new_run
-    backwards &= t[1:] < t[:-1]
+    backwards = ~new_run & (t[1:] < t[:-1])
     segments = np.flatnonzero(np.r_[True, new_rule])
     if len(segments) <= _FEW_SEGMENTS:
-        bounds = [*segments.tolist(), n]
-        by_rule: dict[int, list[tuple[int, int]]] = {}
-        for lo, hi in itertools.pairwise(bounds):
-            by_rule.setdefault(int(rule[lo]), []).append((lo, hi))
-        for index, spans in sorted(by_rule.items()):
-            if index < 0:
-                continue
-            runs = [np.r_[lo, np.flatnonzero(new_run[lo : hi - 1]) + lo + 1] for lo, hi in spans]
-            in_order = not any(backwards[lo : hi - 1].any() for lo, hi in spans)
-            if in_order and _distinct(samples, np.concatenate(runs)):
-                for (lo, hi), starts in zip(spans, runs, strict=True):
-                    yield index, slice(lo, hi), starts - lo
-            else:
-                rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
-                yield index, *_sorted(samples, rows)
+        yield from _stretches(samples, segments, new_run, backwards)
         return
     run_starts = np.flatnonzero(np.r_[True, new_run])
     if not backwards.any() and _distinct(samples, run_starts):
-        # Every resource is one run in time order, but meters are interleaved: gather by meter.
-        run_rule = rule[run_starts]
-        by_rule_order = np.argsort(run_rule, kind="stable")
-        lengths = np.diff(np.append(run_starts, n))[by_rule_order]
-        new_starts = np.cumsum(lengths) - lengths
-        positions = np.arange(n, dtype=np.int64) + np.repeat(run_starts[by_rule_order] - new_starts, lengths)
-        rule_of_run = run_rule[by_rule_order]
-        edges = np.flatnonzero(np.r_[True, rule_of_run[1:] != rule_of_run[:-1], True])
-        for first, last in itertools.pairwise(edges):
-            index = int(rule_of_run[first])
-            hi = int(new_starts[last]) if last < len(new_starts) else n
-            if index >= 0:
-                yield index, positions[new_starts[first] : hi], new_starts[first:last] - new_starts[first]
-        return
+        yield from _gathered(samples, run_starts)
+    else:
+        yield from _sorted_blocks(samples)
+
+
+def _stretches(samples: _Samples, segments: np.ndarray, new_run: np.ndarray, backwards: np.ndarray) -> _Blocks:
+    """Per meter, its same-meter stretches as views, or sorted together when their runs are not clean."""
+    bounds = [*segments.tolist(), len(samples)]
+    by_rule: dict[int, list[tuple[int, int]]] = {}
+    for lo, hi in itertools.pairwise(bounds):
+        by_rule.setdefault(int(samples.rule[lo]), []).append((lo, hi))
+    for index, spans in sorted(by_rule.items()):
+        if index < 0:
+            continue
+        runs = [np.r_[lo, np.flatnonzero(new_run[lo : hi - 1]) + lo + 1] for lo, hi in spans]
+        in_order = not any(backwards[lo : hi - 1].any() for lo, hi in spans)
+        if in_order and _distinct(samples, np.concatenate(runs)):
+            for (lo, hi), starts in zip(spans, runs, strict=True):
+                yield index, slice(lo, hi), starts - lo
+        else:
+            rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
+            yield index, *_sorted(samples, rows)
+
+
+def _gathered(samples: _Samples, run_starts: np.ndarray) -> _Blocks:
+    """Clean runs with meters interleaved: the runs of each meter gathered, in order, without sorting samples."""
+    n = len(samples)
+    run_rule = samples.rule[run_starts]
+    by_rule_order = np.argsort(run_rule, kind="stable")
+    lengths = np.diff(np.append(run_starts, n))[by_rule_order]
+    new_starts = np.cumsum(lengths) - lengths
+    positions = np.arange(n, dtype=np.int64) + np.repeat(run_starts[by_rule_order] - new_starts, lengths)
+    rule_of_run = run_rule[by_rule_order]
+    edges = np.flatnonzero(np.r_[True, rule_of_run[1:] != rule_of_run[:-1], True])
+    for first, last in itertools.pairwise(edges):
+        index = int(rule_of_run[first])
+        hi = int(new_starts[last]) if last < len(new_starts) else n
+        if index >= 0:
+            yield index, positions[new_starts[first] : hi], new_starts[first:last] - new_starts[first]
+
+
+def _sorted_blocks(samples: _Samples) -> _Blocks:
+    """Any order: one stable sort of all samples, then cut by meter."""
+    n, rule = len(samples), samples.rule
     order, starts = _sorted(samples, np.arange(n))
     edges = np.flatnonzero(np.r_[True, rule[order[starts[1:]]] != rule[order[starts[:-1]]], True])
     for first, last in itertools.pairwise(edges):
