@@ -56,3 +56,11 @@ def test_end_to_end_benchmark(gnocchi: dict[str, str], ceilometer: dict[str, str
         "## CloudKitty 25.0.0 collecting the same month",
         "## Targets",
     )
+
+
+def test_gnocchi_answers_benchmark(gnocchi: dict[str, str]):
+    output = run("tools.benchmarks.gnocchi_answers", f"--gnocchi-url={next(iter(gnocchi.values()))}").stdout
+    assert_headers(output, "## What Gnocchi spends answering", "| every bucket (what Artifice reads)", "(resampled)")
+    every, resampled = (int(line.split("|")[4].replace(",", "")) for line in output.splitlines() if "| every" in line
+                        or "| one point" in line)  # fmt: skip
+    assert 0 < resampled < every  # the session's month really was read, both ways

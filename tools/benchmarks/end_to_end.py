@@ -127,7 +127,7 @@ def _urls(text: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _servers(name: str, directory: str | None) -> Iterator[dict[str, Server]]:
+def started_servers(name: str, directory: str | None, regions: Sequence[str] = REGIONS) -> Iterator[dict[str, Server]]:
     """One server per region, started in parallel (data under ``directory``); stopped and removed afterwards."""
     servers: dict[str, Server] = {}
     previous = tempfile.tempdir
@@ -141,8 +141,8 @@ def _servers(name: str, directory: str | None) -> Iterator[dict[str, Server]]:
         servers[region] = Server(name, str(free_port())) if name == "gnocchi" else Server(name)
 
     try:
-        with concurrent.futures.ThreadPoolExecutor(len(REGIONS)) as pool:
-            for done in [pool.submit(start, region) for region in REGIONS]:
+        with concurrent.futures.ThreadPoolExecutor(len(regions)) as pool:
+            for done in [pool.submit(start, region) for region in regions]:
                 done.result()
         tempfile.tempdir = previous
         yield servers
@@ -161,7 +161,7 @@ def _gnocchi(args: argparse.Namespace, work: Path, runs: list[dict[str, Any]]) -
         runs += [_run(backend, mode, confs) for mode in ("batched", "per-tenant")]
         return _cloudkitty(args, backend, runs[-1]["tenant_ids"])
     began = time.perf_counter()
-    with _servers("gnocchi", args.server_dir) as servers:
+    with started_servers("gnocchi", args.server_dir) as servers:
         common.say(
             f"Gnocchi 4.7.1: {len(servers)} servers (one per region) started in {time.perf_counter() - began:.0f} s"
         )
@@ -197,7 +197,7 @@ def _ceilometer(args: argparse.Namespace, work: Path, runs: list[dict[str, Any]]
         runs.append(_run(backend, "per-tenant", _conf(work / "ceilometer", backend, 1)))
         return
     began = time.perf_counter()
-    with _servers("ceilometer", args.server_dir) as servers:
+    with started_servers("ceilometer", args.server_dir) as servers:
         took = time.perf_counter() - began
         common.say(f"Ceilometer 9.0.7: {len(servers)} API servers (one per region) started in {took:.0f} s")
         backend = Backend("Ceilometer", {region: server.url for region, server in servers.items()}, servers)
@@ -268,9 +268,9 @@ trust_sources = {backend.trust}
 
 def _run(backend: Backend, mode: str, confs: dict[str, Path]) -> dict[str, Any]:
     """Bill in a fresh process: its figures, the servers' CPU meanwhile, and a check of the quantities."""
-    before = _servers_cpu(backend.servers)
+    before = servers_cpu(backend.servers)
     result = common.bill_in_child("tools.benchmarks.end_to_end", confs[mode])
-    result.update(backend=backend.name, mode=mode, server_cpu=_servers_cpu(backend.servers) - before)
+    result.update(backend=backend.name, mode=mode, server_cpu=servers_cpu(backend.servers) - before)
     result["agrees"] = _agrees(result["quantities"], backend) if backend.cloud else "not checked"
     for error in result["errors"]:
         common.say(f"  failed: {error}")
@@ -320,7 +320,7 @@ def _served(backend: Backend, tenants: range) -> pd.DataFrame:
     return cloud.to_frame(samples)
 
 
-def _servers_cpu(servers: dict[str, Server]) -> float:
+def servers_cpu(servers: dict[str, Server]) -> float:
     """CPU seconds used so far by the servers' processes and their descendants (API, metricd, PostgreSQL)."""
     roots = set()
     for server in servers.values():
