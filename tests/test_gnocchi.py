@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -194,6 +195,26 @@ def test_a_failing_batch_is_read_tenant_by_tenant(
 
     monkeypatch.setattr(GnocchiCollector, "collect_many", refuse_batches)
     assert billed_totals(pipeline) == {synthetic.tenant_id(i): synthetic.expected_total(i) for i in range(TENANTS)}
+
+
+def test_the_next_batch_is_read_while_this_one_is_billed(
+    gnocchi: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    pipeline = billed_pipeline(tmp_path, gnocchi, tenants_per_query=2)
+    reads: list[tuple[list[str], bool]] = []
+    read = GnocchiCollector.collect_many
+
+    def recorded(self: GnocchiCollector, tenant_ids: list[str], *args: object) -> pd.DataFrame:
+        reads.append((list(tenant_ids), threading.current_thread() is threading.main_thread()))
+        return read(self, tenant_ids, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GnocchiCollector, "collect_many", recorded)
+    assert billed_totals(pipeline) == {synthetic.tenant_id(i): synthetic.expected_total(i) for i in range(TENANTS)}
+    # Two batches, each read once: nothing read twice or in vain.
+    assert sorted(len(batch) for batch, _ in reads) == [1, 2]
+    assert sorted(t for batch, _ in reads for t in batch) == sorted(synthetic.tenant_id(i) for i in range(TENANTS))
+    # In the background: the pass goes on billing while Gnocchi answers.
+    assert not any(in_main_thread for _, in_main_thread in reads)
 
 
 def test_a_tenant_without_any_resource_of_a_meter_reads_empty(gnocchi: dict[str, str], tmp_path: Path):

@@ -1,12 +1,14 @@
-"""Reading the tenants of a billing pass a batch at a time.
+"""Reading the tenants of a billing pass a batch at a time, the next batch while this one is billed.
 
 A pass bills tenants one by one, but a collector that can read many tenants in
 one request (Gnocchi's ``aggregates`` with ``project_id in [...]``) should not
 be asked once per tenant. The pass *plans* the tenants it is about to bill;
 the first ``collect`` of a planned tenant reads it and the next
 ``tenants_per_read - 1`` planned tenants together, and each later ``collect``
-takes its own rows. At most one batch is held, so memory is bounded by the
-batch, not by the cloud.
+takes its own rows. As soon as a batch is read, the next planned batch is read
+in a background thread, so the telemetry server answers it while this one is
+rated, priced and committed. At most two batches are held (the one being
+billed and the next), so memory is bounded by the batch size, not by the cloud.
 
 A batch that fails is not fatal: the tenants of that batch are read one by
 one, so one bad tenant fails only its own window.
@@ -14,8 +16,10 @@ one, so one bad tenant fails only its own window.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -26,6 +30,23 @@ from artifice.timeutil import Window
 LOG = logging.getLogger(__name__)
 
 
+class _Asked(NamedTuple):
+    """What a read was asked with: a prefetched batch serves only the same question."""
+
+    collector: int  # id() of the collector
+    window: Window
+    meters: tuple[str, ...]
+    lead_in: int
+
+
+class _Read:
+    """One batch (planned tenants from ``start``) being read, and what it was asked with."""
+
+    def __init__(self, start: int, batch: list[str], asked: _Asked,
+                 future: concurrent.futures.Future[pd.DataFrame]) -> None:  # fmt: skip
+        self.start, self.batch, self.asked, self.future = start, batch, asked, future
+
+
 class BatchReader:
     """The planned tenants of one window, read ``collector.tenants_per_read`` at a time."""
 
@@ -34,6 +55,8 @@ class BatchReader:
         self._position: dict[str, int] = {}
         self._planned: list[str] = []
         self._ready: dict[str, pd.DataFrame] = {}
+        self._next: _Read | None = None
+        self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="artifice-prefetch")
 
     def plan(self, window: Window, tenant_ids: Sequence[str]) -> None:
         """The tenants about to be billed for ``window``, in billing order."""
@@ -41,6 +64,7 @@ class BatchReader:
         self._planned = list(dict.fromkeys(tenant_ids))
         self._position = {tenant: index for index, tenant in enumerate(self._planned)}
         self._ready = {}
+        self._next = None  # a read still running is left to finish; its rows are not used
 
     def collect(
         self, collector: Collector, tenant_id: str, window: Window, meters: Sequence[str], lead_in: int
@@ -51,17 +75,28 @@ class BatchReader:
         size = collector.tenants_per_read
         if size <= 1 or window != self._window or tenant_id not in self._position:
             return collector.collect(tenant_id, window, meters, lead_in)
-        first = self._position[tenant_id]
-        batch = self._planned[first : first + size]
+        asked = _Asked(id(collector), window, tuple(meters), lead_in)
+        read, self._next = self._next, None
+        if read is None or read.asked != asked or tenant_id not in read.batch:
+            read = self._read(collector, self._position[tenant_id], asked)
         try:
-            frame = collector.collect_many(batch, window, meters, lead_in)
+            frame = read.future.result()
         except CollectionError as exc:
-            LOG.warning("reading %d tenants at once failed, reading them one by one: %s", len(batch), exc)
-            for tenant in batch:
-                del self._position[tenant]
+            LOG.warning("reading %d tenants at once failed, reading them one by one: %s", len(read.batch), exc)
+            for tenant in read.batch:
+                self._position.pop(tenant, None)
             return collector.collect(tenant_id, window, meters, lead_in)
-        self._ready = _split(frame, batch)
+        following = read.start + len(read.batch)
+        if following < len(self._planned):
+            self._next = self._read(collector, following, asked)
+        self._ready = _split(frame, read.batch)
         return self._ready.pop(tenant_id)
+
+    def _read(self, collector: Collector, start: int, asked: _Asked) -> _Read:
+        """Start reading the planned tenants from ``start``, one batch, in the background."""
+        batch = self._planned[start : start + collector.tenants_per_read]
+        future = self._reader.submit(collector.collect_many, batch, asked.window, asked.meters, asked.lead_in)
+        return _Read(start, batch, asked, future)
 
 
 def _split(frame: pd.DataFrame, tenant_ids: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -92,7 +92,8 @@ gnocchi_opts = [
         min=1,
         max=1000,
         help="Tenants a billing pass reads in one aggregates query per region and meter. "
-        "Higher means fewer requests and more memory (one batch is held at a time); 1 reads tenant by tenant.",
+        "Higher means fewer requests and more memory (two batches are held: the one being billed and the next, "
+        "read meanwhile); 1 reads tenant by tenant.",
     ),
 ]
 
