@@ -34,6 +34,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -527,6 +528,37 @@ def write_rates(path: Any, regions: Sequence[str] = ("*",)) -> Any:
     rows = [f"{dc},{service},{unit},{price},EUR\n" for dc in regions for service, (unit, price) in RATES.items()]
     path.write_text("datacenter,service,unit,price,currency\n" + "".join(rows), encoding="utf-8")
     return path
+
+
+def csv_billing_conf(directory: Path, collector: str, tail: str) -> Path:
+    """``directory``/artifice.conf: ``collector`` billed through the CSV adapter at :data:`RATES`.
+
+    Invoices go to ``directory``/invoices, the windows to a SQLite database
+    there (created and upgraded); ``tail`` holds the remaining sections.
+    """
+    from artifice.store import db
+
+    (directory / "invoices").mkdir(parents=True)
+    conf = directory / "artifice.conf"
+    conf.write_text(
+        f"""[main]
+collector = {collector}
+invoice:object = csv
+
+[invoice:object]
+csv_directory = {directory / "invoices"}
+rates_file = {write_rates(directory / "rates.csv")}
+
+[database]
+connection = sqlite:///{directory / "artifice.db"}
+
+{tail}""",
+        encoding="utf-8",
+    )
+    engine = db.make_engine(f"sqlite:///{directory / 'artifice.db'}")
+    db.upgrade(engine)
+    engine.dispose()
+    return conf
 
 
 def write_mapping(path: Any, profile: str = "full") -> Any:

@@ -53,7 +53,7 @@ from artifice.usage.engine import rate
 from artifice.usage.mapping import load_mapping
 from tests.servers import Server, free_port
 from tools.benchmarks import common
-from tools.benchmarks.cloud import KINDS, REGIONS, Cloud, write_rates
+from tools.benchmarks.cloud import KINDS, REGIONS, Cloud, csv_billing_conf
 from tools.benchmarks.loaders import bulk_ceilometer, load_ceilometer, load_gnocchi, trusted_sources, wait_gnocchi
 
 MONTH = "2026-10"
@@ -216,8 +216,6 @@ def _ceilometer(args: argparse.Namespace, work: Path, runs: list[dict[str, Any]]
 
 def _conf(directory: Path, backend: Backend, group: int) -> dict[str, Path]:
     """One config per reading mode: the CSV adapter, its own SQLite database and invoice directory."""
-    from artifice.store import db
-
     confs = {}
     endpoints = ",".join(f"{r}:{u}" for r, u in backend.urls.items())
     if backend.name == "Gnocchi":
@@ -240,29 +238,12 @@ endpoints = {endpoints}
 auth_type = none
 """
     for mode in ("per-tenant", "batched") if backend.name == "Gnocchi" else ("per-tenant",):
-        base = directory / mode
-        (base / "invoices").mkdir(parents=True)
-        text = f"""[main]
-collector = {backend.name.lower()}
-invoice:object = csv
-
-[invoice:object]
-csv_directory = {base / "invoices"}
-rates_file = {write_rates(base / "rates.csv")}
-
-[database]
-connection = sqlite:///{base / "artifice.db"}
-
-{collector.format(per_query=group if mode == "batched" else 1)}
+        tail = f"""{collector.format(per_query=group if mode == "batched" else 1)}
 [metering]
 meter_mapping = {SHIPPED_MAPPING}
 trust_sources = {backend.trust}
 """
-        (base / "artifice.conf").write_text(text, encoding="utf-8")
-        engine = db.make_engine(f"sqlite:///{base / 'artifice.db'}")
-        db.upgrade(engine)
-        engine.dispose()
-        confs[mode] = base / "artifice.conf"
+        confs[mode] = csv_billing_conf(directory / mode, backend.name.lower(), tail)
     return confs
 
 

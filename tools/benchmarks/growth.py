@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tools.benchmarks import common
-from tools.benchmarks.cloud import SPEC_VARIABLE, SyntheticCollector, write_mapping, write_rates
+from tools.benchmarks.cloud import SPEC_VARIABLE, SyntheticCollector, csv_billing_conf, write_mapping
 
 MONTH = "2026-10"
 
@@ -75,30 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _child(directory: Path, spec: dict[str, Any]) -> dict[str, Any]:
     """Bill the cloud of ``spec`` in a fresh process; its figures."""
-    from artifice.store import db
-
-    (directory / "invoices").mkdir(parents=True)
-    conf = directory / "artifice.conf"
-    conf.write_text(
-        f"""[main]
-collector = tools.benchmarks.cloud:SyntheticCollector
-invoice:object = csv
-
-[invoice:object]
-csv_directory = {directory / "invoices"}
-rates_file = {write_rates(directory / "rates.csv")}
-
-[database]
-connection = sqlite:///{directory / "artifice.db"}
-
-[metering]
-meter_mapping = {write_mapping(directory / "meters.yaml")}
-""",
-        encoding="utf-8",
+    directory.mkdir(parents=True)
+    conf = csv_billing_conf(
+        directory,
+        "tools.benchmarks.cloud:SyntheticCollector",
+        f"[metering]\nmeter_mapping = {write_mapping(directory / 'meters.yaml')}\n",
     )
-    engine = db.make_engine(f"sqlite:///{directory / 'artifice.db'}")
-    db.upgrade(engine)
-    engine.dispose()
     return common.bill_in_child("tools.benchmarks.growth", conf, {SPEC_VARIABLE: json.dumps(spec)})
 
 
