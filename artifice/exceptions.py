@@ -58,3 +58,15 @@ class TransientCommitError(CommitError):
     The invoice may or may not have been saved: the caller looks it up by its
     reference before trying again, and never re-sends blindly.
     """
+
+
+class NotSent(TransientCommitError):
+    """The request certainly never reached the ERP (connection refused, 429): safe to send again."""
+
+
+class CannotLookUp(CommitError):
+    """The adapter has no way to find an invoice by its reference."""
+
+
+class LostWindow(WindowConflict):
+    """Another run took the window over (this run's lease expired): this run stops touching it."""

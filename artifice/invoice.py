@@ -13,47 +13,21 @@ An adapter is created once per tenant and billing window::
 ``invoice.period`` (the billed :class:`~artifice.timeutil.Window`) and
 ``invoice.reference`` (a deterministic id of this invoice, for the ERP); on a
 re-bill, ``invoice.adjusts`` is the reference of the invoice being adjusted.
-Subclasses need not call ``Invoice.__init__``; Artifice calls only the five
-contract methods and sets those two attributes.
+Subclasses need not call ``Invoice.__init__``; Artifice calls the five
+contract methods, ``lookup`` where an adapter can look invoices up, and sets
+those attributes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 from typing import Any
 
+from artifice.exceptions import CannotLookUp
+from artifice.model import Item, LineValue, Tenant
 from artifice.timeutil import Window
 
-
-@dataclasses.dataclass(frozen=True)
-class Tenant:
-    """A Keystone project. ``str(tenant)`` is its id."""
-
-    id: str
-    name: str = ""
-
-    def __str__(self) -> str:
-        return self.id
-
-
-@dataclasses.dataclass(frozen=True)
-class LineValue:
-    """The value of one invoice line: usage, its unit, and its price."""
-
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    amount: Decimal
-    currency: str = ""
-    category: str = ""
-    item_type: str = "USAGE"  # or TAX, ITEM_ADJ, EXTERNAL_CHARGE from invoice plugins
-
-    def __str__(self) -> str:
-        return str(self.amount)
-
-
-Item = tuple[str, str, Any]
+__all__ = ["Invoice", "Item", "LineValue", "Tenant"]
 
 
 class Invoice:
@@ -62,6 +36,8 @@ class Invoice:
     period: Window | None = None
     reference: str | None = None
     adjusts: str | None = None  # on a re-bill: the reference of the invoice this one adjusts
+    currency: str = ""  # the invoice's currency, stored with the window
+    external_id: str | None = None  # set by commit(): the ERP's id of the invoice
 
     def __init__(self, tenant: Any, config: dict[str, str]) -> None:
         self.tenant = tenant
@@ -73,7 +49,12 @@ class Invoice:
         self.sections.setdefault(name, [])
 
     def add_line(self, item: Item) -> None:
-        """Add ``item``, the triple ``(datacenter, name, value)``."""
+        """Add ``item``, the triple ``(datacenter, name, value)``.
+
+        Refuse a line the ERP would refuse (a unit the rates do not price, a product the ERP
+        lacks) here, by raising an ``ArtificeError``: Artifice adds every line before it records
+        the invoice as ready to send.
+        """
         datacenter = item[0]
         self.sections.setdefault(datacenter, []).append(item)
 
@@ -82,5 +63,23 @@ class Invoice:
         raise NotImplementedError
 
     def commit(self) -> None:
-        """Close the invoice and save it to the ERP."""
+        """Close the invoice and save it to the ERP.
+
+        Raise ``CommitError`` when the ERP refused it (nothing was saved) and
+        ``TransientCommitError`` when the outcome is unknown (timeout, lost connection, 5xx);
+        ``NotSent`` when the request certainly never reached the ERP.
+        """
         raise NotImplementedError
+
+    @property
+    def can_look_up(self) -> bool:
+        """Whether ``lookup`` can find invoices in this ERP (true when a subclass defines it)."""
+        return type(self).lookup is not Invoice.lookup
+
+    def lookup(self, reference: str) -> str | None:
+        """The ERP's id of the invoice sent with ``reference``, or None if the ERP has none.
+
+        Must match ``reference`` exactly. Raise ``TransientCommitError`` when the ERP cannot be
+        asked now, ``CommitError`` when it refuses the question.
+        """
+        raise CannotLookUp(f"adapter {type(self).__name__} cannot look invoices up by reference")

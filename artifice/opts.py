@@ -11,7 +11,7 @@ _OPTION_LISTS = (
     ("artifice.usage.mapping", "metering", "metering_opts"),
     ("artifice.store.db", "database", "database_opts"),
     ("artifice.pipeline", "billing", "billing_opts"),
-    ("artifice.commit", "billing", "commit_opts"),
+    ("artifice.billing.commit", "billing", "commit_opts"),
     ("artifice.plugins.apply", "billing", "plugin_opts"),
     ("artifice.collectors.samples_file", "collector:samples", "samples_opts"),
     ("artifice.collectors.ceilometer", "collector:ceilometer", "ceilometer_opts"),

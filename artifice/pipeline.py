@@ -19,18 +19,20 @@ from decimal import Decimal
 
 from oslo_config import cfg
 
-from artifice import config, failpoints, tenants
+from artifice import config, model, tenants
 from artifice.billing import invoice_total, price_lines
+from artifice.billing.adjustments import adjustments
+from artifice.billing.commit import CommitPolicy
+from artifice.billing.run import BillingRun, Job, drive
 from artifice.collectors.base import Collector
 from artifice.collectors.batch import BatchReader
-from artifice.commit import commit_once
 from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
-from artifice.invoice import Invoice, LineValue, Tenant
+from artifice.invoice import Invoice
 from artifice.loading import load_class
+from artifice.model import PricedLine, Tenant
 from artifice.plugins.apply import load_plugins, plugin_lines
-from artifice.rebill import adjustments
-from artifice.store import db, models
-from artifice.store.windows import PricedLine, WindowStore, external_reference
+from artifice.store import db
+from artifice.store.windows import WindowStore
 from artifice.timeutil import Window
 from artifice.usage.engine import SampleReport, rate
 from artifice.usage.mapping import MeterRule, load_mapping
@@ -50,13 +52,6 @@ billing_opts = [
         default=False,
         help="Commit invoices without any line to the ERP. If false, a month "
         "without usage is recorded as billed (total 0) and nothing is sent.",
-    ),
-    cfg.IntOpt(
-        "claim_timeout",
-        default=3600,
-        min=60,
-        help="Seconds after which a window claimed by a run that made no "
-        "progress (it died before committing) may be claimed again.",
     ),
 ]
 
@@ -107,7 +102,10 @@ class Pipeline:
         rules = load_mapping(conf.metering.meter_mapping, conf.metering.max_gap)
         engine = db.make_engine(conf.database.connection)
         db.check_schema(engine)
-        return cls(conf, collector_class(conf), invoice_class, adapter_name, rules, WindowStore(engine))
+        lease = dt.timedelta(seconds=conf.billing.lease_time)
+        settle = dt.timedelta(seconds=conf.billing.commit_settle_time)
+        store = WindowStore(engine, lease, settle)
+        return cls(conf, collector_class(conf), invoice_class, adapter_name, rules, store)
 
     def tenants(self, window: Window) -> list[Tenant]:
         return tenants.select(self.conf, self.collector.tenants(window))
@@ -120,54 +118,48 @@ class Pipeline:
         """Bill the tenant's window; with ``rebill``, send only what changed since it was billed."""
         if dry_run:
             return self._dry_run(tenant, window, rebill)
-        rated: tuple[list[PricedLine], SampleReport] | None = None
-        if rebill:  # rate first: an unchanged month needs no window at all
-            rated = self._rate_again(tenant, window)
-            if not self._adjustment(tenant, window, rated[0]):
-                return self._unchanged(tenant, window, rated[1])
-        kind = models.ADJUSTMENT if rebill else models.INVOICE
-        stale_after = dt.timedelta(seconds=self.conf.billing.claim_timeout)
-        settle = dt.timedelta(seconds=self.conf.billing.commit_settle_time)
-        row = self.store.claim(tenant, window, self.adapter_name, self.run_id, stale_after, settle, kind)
-        LOG.info(
-            "run %s: tenant %s %s is %s %s", self.run_id, tenant.id, window.label, row.external_reference, row.state
-        )
-        failpoints.hit("claimed")
-        report = rated[1] if rated else SampleReport()
-        try:
-            invoice = self._new_invoice(tenant, window, row.external_reference)
+        report = SampleReport()
+        rated: tuple[list[PricedLine], SampleReport] = ([], report)
+
+        def rate_invoice(invoice: Invoice) -> tuple[list[PricedLine], str]:
+            nonlocal report
+            if rebill:  # against what is committed now that the window is ours
+                lines = self._adjustment(tenant, window, rated[0])
+            else:
+                lines, report = self._rate(invoice, tenant, window)
+            return lines, self._currency(invoice)
+
+        def new_invoice(reference: str) -> Invoice:
+            invoice = self._new_invoice(tenant, window, reference)
             if rebill:
                 invoice.adjusts = self.store.billed_lines(tenant.id, window)[0]
-            if row.state != models.CLAIMED:  # resumed from a run that died: send exactly what it rated
-                lines, currency = self.store.lines(row.id), row.currency
-            else:
-                if rated:  # against what is committed now that the window is ours
-                    lines = self._adjustment(tenant, window, rated[0])
-                else:
-                    lines, report = self._rate(invoice, tenant, window)
-                currency = self._currency(invoice)
-                self.store.record_lines(row.id, lines, currency, invoice_total(lines))
-        except BaseException as exc:
-            if row.state != models.COMMITTING:
-                self.store.mark_failed(row.id, _describe(exc))
-            raise
-        failpoints.hit("rated")
-        send = bool(lines) or (self.conf.billing.send_empty_invoices and not rebill)
-        if send:
-            commit_once(self.conf, self.store, row, invoice, lambda: self._fill(invoice, lines, currency))
-        else:
-            self.store.mark_committing(row.id)
-            self.store.mark_committed(row.id, None)
-        total = invoice_total(lines)
-        LOG.info("run %s: committed tenant %s %s total %s %s", self.run_id, tenant.id, window.label, total, currency)
-        note = "" if send else "nothing to send: recorded as billed, nothing sent to the ERP"
-        return BillResult(tenant, window, lines, total, currency, row.external_reference, report, "committed", note)
+            return invoice
+
+        if rebill:  # rate first: an unchanged month needs no window at all
+            rated = self._rate_again(tenant, window)
+            report = rated[1]
+            if not self._adjustment(tenant, window, rated[0]):
+                return self._unchanged(tenant, window, report)
+        kind = model.ADJUSTMENT if rebill else model.INVOICE
+        send_empty = self.conf.billing.send_empty_invoices and not rebill
+        policy = CommitPolicy.from_conf(self.conf)
+        job = Job(tenant, window, kind, self.adapter_name, self.run_id, new_invoice, rate_invoice, send_empty, policy)
+        run = BillingRun(self.store, job)
+        drive(run)
+        assert run.claimed is not None
+        total = invoice_total(run.lines)
+        reference = run.claimed.reference
+        LOG.info("run %s: committed tenant %s %s %s total %s %s", self.run_id, tenant.id, window.label, reference,
+                 total, run.currency)  # fmt: skip
+        sent = run.claimed.attempts > 0
+        note = "" if sent else "nothing to send: recorded as billed, nothing sent to the ERP"
+        return BillResult(tenant, window, run.lines, total, run.currency, reference, report, "committed", note)
 
     def _rate_again(self, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
         """The month's lines as they would be billed today."""
         if self.store.billed_lines(tenant.id, window)[0] is None:
             raise WindowConflict(f"tenant {tenant.id} {window.label}: not billed yet, so there is nothing to re-bill")
-        invoice = self._new_invoice(tenant, window, external_reference(tenant.id, window, 0))
+        invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.ADJUSTMENT))
         return self._rate(invoice, tenant, window)
 
     def _adjustment(self, tenant: Tenant, window: Window, rated: list[PricedLine]) -> list[PricedLine]:
@@ -179,17 +171,18 @@ class Pipeline:
         return BillResult(tenant, window, [], Decimal(0), "", "", report, "unchanged", note)
 
     def _dry_run(self, tenant: Tenant, window: Window, rebill: bool) -> BillResult:
-        reference = external_reference(tenant.id, window, 0)
-        invoice = self._new_invoice(tenant, window, reference)
+        """What a real run would send now, under the reference it would use; nothing is written."""
         if rebill:
             rated, report = self._rate_again(tenant, window)
+            invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.ADJUSTMENT))
             lines = self._adjustment(tenant, window, rated)
             note = "adjustment lines a re-bill would send" if lines else "usage unchanged: a re-bill sends nothing"
         else:
+            invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.INVOICE))
             lines, report = self._rate(invoice, tenant, window)
             blocking = self.store.blocking(tenant.id, window)
             note = f"already {blocking.state} as {blocking.external_reference}" if blocking else ""
-        total = invoice_total(lines)
+        total, reference = invoice_total(lines), invoice.reference or ""
         return BillResult(tenant, window, lines, total, self._currency(invoice), reference, report, "dry-run", note)
 
     def _new_invoice(self, tenant: Tenant, window: Window, reference: str) -> Invoice:
@@ -226,16 +219,7 @@ class Pipeline:
         return lines, usage.report
 
     def _currency(self, invoice: Invoice) -> str:
-        return str(getattr(invoice, "currency", "") or "")
-
-    def _fill(self, invoice: Invoice, lines: list[PricedLine], currency: str) -> None:
-        for datacenter in sorted({line.datacenter for line in lines}):
-            invoice.add_section(datacenter)
-            for line in (x for x in lines if x.datacenter == datacenter):
-                value = LineValue(
-                    line.quantity, line.unit, line.unit_price, line.amount, currency, line.category, line.item_type
-                )
-                invoice.add_line((datacenter, line.service, value))
+        return str(invoice.currency or "")
 
     def bill_all(
         self,
@@ -257,9 +241,3 @@ class Pipeline:
             except ArtificeError as exc:
                 LOG.error("tenant %s %s: %s", tenant.id, window.label, exc)
                 yield tenant, exc
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ArtificeError):
-        return str(exc)
-    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__

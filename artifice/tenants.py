@@ -14,7 +14,7 @@ from oslo_config import cfg
 
 from artifice import openstack
 from artifice.exceptions import CollectionError
-from artifice.invoice import Tenant
+from artifice.model import Tenant
 
 LOG = logging.getLogger(__name__)
 

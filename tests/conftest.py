@@ -111,6 +111,20 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def faketime() -> str:
+    """libfaketime's ``faketime`` command (installed from Debian by the project's script if missing)."""
+    return debian_tool("faketime", "faketime")
+
+
+def debian_tool(command: str, package: str) -> str:
+    script = REPO / "tools" / "servers" / "debian-tool.sh"
+    found = subprocess.run(["bash", str(script), command, package], capture_output=True, text=True, timeout=600)
+    if found.returncode != 0:
+        pytest.fail(f"{command} is not available:\n{found.stderr}")
+    return found.stdout.strip().splitlines()[-1]
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for section, lines in FIGURES.items():
         terminalreporter.section(section)

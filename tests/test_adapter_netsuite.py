@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from artifice.exceptions import CommitError, ConfigError, PricingError, TransientCommitError
+from artifice.exceptions import CannotLookUp, CommitError, ConfigError, PricingError, TransientCommitError
 from artifice.invoice import Tenant
 from artifice.invoices.netsuite import NetSuiteInvoice
 from tests.erp import example
@@ -165,8 +165,10 @@ def test_lookup(erp: NetSuiteServer, config: dict[str, str]) -> None:
 
 
 def test_lookup_is_not_implemented_by_default(config: dict[str, str]) -> None:
-    with pytest.raises(NotImplementedError, match="netsuite cannot look invoices up by reference"):
-        NetSuiteInvoice(example.TENANT, config).lookup(example.REFERENCE)
+    invoice = NetSuiteInvoice(example.TENANT, config)
+    assert not invoice.can_look_up
+    with pytest.raises(CannotLookUp, match="netsuite cannot look invoices up by reference"):
+        invoice.lookup(example.REFERENCE)
 
 
 def test_configuration_errors(config: dict[str, str], tmp_path: Path) -> None:

@@ -285,11 +285,9 @@ def test_fuzzing_from_the_openapi_document_finds_no_server_error(api: Api, tmp_p
 
 
 def committed_window(store: WindowStore, tenant: str, amount: str) -> None:
-    row = store.claim(Tenant(tenant), Window.month(2026, 10), "csv", "run", dt.timedelta(hours=1))
+    row = store.claim(Tenant(tenant), Window.month(2026, 10), "invoice", "csv", "run")
     line = PricedLine("Wellington", "m1.small", "compute", "hour", Decimal(1), Decimal(amount), Decimal(amount))
-    store.record_lines(row.id, [line], "NZD", Decimal(amount))
-    store.mark_committing(row.id)
-    store.mark_committed(row.id, None)
+    store.committed(store.begin_attempt(store.record_lines(row, [line], "NZD")), None)
 
 
 def test_keystone_tokens_admin_sees_all_and_a_member_its_project(keystone: str, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from artifice import config
 from artifice.billing import price_lines, to_decimal
-from artifice.exceptions import CommitError, ConfigError, PricingError
+from artifice.exceptions import CommitError, ConfigError, PricingError, WindowConflict
 from artifice.invoice import Invoice, LineValue, Tenant
 from artifice.invoices.csv_invoice import CsvInvoice
 from artifice.pipeline import Pipeline
@@ -149,18 +148,16 @@ def test_failed_commit_marks_window_failed_and_month_can_be_billed_later(tmp_pat
     assert failed.lines and failed.total == Decimal("37.20")  # what was rated is kept for the operator
     pipeline.invoice_class = CsvInvoice
     result = pipeline.bill(Tenant("initech"), Window.month(2026, 10))
-    assert result.state == "committed" and result.reference.endswith("-r2")
-    states = [w.state for w in pipeline.store.windows("initech")]
-    assert states == [models.FAILED, models.COMMITTED]
+    assert result.state == "committed" and result.reference.endswith("-r1")  # the same invoice, sent again
+    (window,) = pipeline.store.windows("initech")
+    assert (window.state, window.attempts, window.error) == (models.COMMITTED, 2, None)
 
 
 def test_live_claim_of_another_run_blocks_billing(tmp_path: Path, demo_conf: Path):
     conf = config.load(["--config-file", str(demo_conf)])
     pipeline = Pipeline.from_config(conf)
-    stale = dt.timedelta(seconds=-1)
-    pipeline.store.claim(Tenant("initech"), Window.month(2026, 10), "csv", "dead-run", stale)
-    conf.set_override("claim_timeout", 60, group="billing")
-    with pytest.raises(Exception, match="run dead-run is billing"):
+    pipeline.store.claim(Tenant("initech"), Window.month(2026, 10), models.INVOICE, "csv", "live-run")
+    with pytest.raises(WindowConflict, match="run live-run is billing"):
         pipeline.bill(Tenant("initech"), Window.month(2026, 10))
 
 

@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from artifice.rebill import adjustments
+from artifice.billing.adjustments import adjustments
 from artifice.store.windows import PricedLine
 from tests.conftest import DEMO, cli, demo_conf_text, write_conf
 

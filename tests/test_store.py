@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import subprocess
+import time
 from decimal import Decimal
 
 import pytest
@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
-from artifice.exceptions import SchemaOutdated, WindowConflict
-from artifice.invoice import Tenant
-from artifice.store import db, models
-from artifice.store.windows import PricedLine, WindowStore
+from artifice.exceptions import LostWindow, SchemaOutdated, StoreError, WindowConflict
+from artifice.model import PricedLine, Tenant
+from artifice.store import db, models, ownership
+from artifice.store.windows import WindowStore
 from artifice.timeutil import UTC, Window
 
 OCTOBER = Window.month(2026, 10)
@@ -74,59 +74,91 @@ def test_failed_windows_do_not_block_and_cannot_be_revived_into_an_overlap(engin
         connection.execute(sa.text("UPDATE billing_windows SET state = 'rated' WHERE external_reference = 'ref-1'"))
 
 
+def store_of(engine: sa.Engine, lease: dt.timedelta = HOUR) -> WindowStore:
+    return WindowStore(engine, lease=lease, settle=dt.timedelta(0))
+
+
+LINE = PricedLine(
+    "DC1", "m1.small", "compute", "hour", Decimal("744.0000"), Decimal("0.05"), Decimal("37.20"),
+    (("vm-1", Decimal("744.0000")),),
+)  # fmt: skip
+
+
 def test_claim_record_commit_and_refuse_second_claim(engine: sa.Engine):
-    store = WindowStore(engine)
+    store = store_of(engine)
     tenant = Tenant("t1", "Tenant One")
-    claimed = store.claim(tenant, OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
-    line = PricedLine(
-        "DC1",
-        "m1.small",
-        "compute",
-        "hour",
-        Decimal("744.0000"),
-        Decimal("0.05"),
-        Decimal("37.20"),
-        (("vm-1", Decimal("744.0000")),),
-    )
-    store.record_lines(claimed.id, [line], "NZD", Decimal("37.20"))
-    store.mark_committing(claimed.id)
-    store.mark_committed(claimed.id, "INV-1")
+    claimed = store.claim(tenant, OCTOBER, models.INVOICE, "csv", "run-a")
+    claimed = store.record_lines(claimed, [LINE], "NZD")
+    claimed = store.begin_attempt(claimed)
+    store.committed(claimed, "INV-1")
     with pytest.raises(WindowConflict, match="already billed"):
-        store.claim(tenant, OCTOBER, "csv", "run-b", dt.timedelta(hours=1))
+        store.claim(tenant, OCTOBER, models.INVOICE, "csv", "run-b")
     (row,) = store.windows("t1")
-    assert (row.state, row.total, row.external_id, row.revision) == ("committed", Decimal("37.20"), "INV-1", 1)
+    assert (row.state, row.total, row.external_id, row.revision, row.attempts) == (
+        "committed", Decimal("37.20"), "INV-1", 1, 1)  # fmt: skip
     assert row.lines[0].quantity == Decimal("744.0000") and row.lines[0].resources[0].resource_id == "vm-1"
+    assert row.lease_token is None  # a finished window holds no lease
 
 
-def test_failed_window_is_billed_again_as_next_revision(engine: sa.Engine):
-    store = WindowStore(engine)
-    first = store.claim(Tenant("t1"), OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
-    store.mark_failed(first.id, "ERP said no")
-    second = store.claim(Tenant("t1"), OCTOBER, "csv", "run-b", dt.timedelta(hours=1))
-    assert second.revision == 2 and second.external_reference.endswith("-r2")
+def test_failed_window_is_billed_again_under_the_same_reference(engine: sa.Engine):
+    store = store_of(engine)
+    first = store.record_lines(store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-a"), [LINE], "NZD")
+    store.failed(store.not_sent(store.begin_attempt(first), None), "ERP said no")
+    second = store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-b")
+    assert (second.id, second.revision, second.state, second.attempts) == (first.id, 1, "claimed", 1)
+    assert second.reference.endswith("-r1") and store.lines(second.id) == []  # re-rated from scratch
+
+
+def test_an_uncertain_window_cannot_be_marked_failed(engine: sa.Engine):
+    store = store_of(engine)
+    claimed = store.begin_attempt(store.record_lines(store.claim(Tenant("t1"), OCTOBER, "invoice", "csv", "r"), [], ""))
+    with pytest.raises(StoreError, match="may be in the ERP"):
+        store.failed(claimed, "a later refusal")
+    (row,) = store.windows("t1")
+    assert row.state == models.COMMITTING
 
 
 def test_live_claim_blocks_but_a_dead_runs_claim_is_taken_over(engine: sa.Engine):
-    store = WindowStore(engine)
-    first = store.claim(Tenant("t1"), OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
+    store = store_of(engine)
+    first = store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-a")
     with pytest.raises(WindowConflict, match="run run-a is billing"):
-        store.claim(Tenant("t1"), OCTOBER, "csv", "run-b", dt.timedelta(hours=1))
-    with engine.begin() as connection:
-        connection.execute(
-            sa.text("UPDATE billing_windows SET owner = :owner"), {"owner": f"{socket.gethostname()}:{_dead_pid()}"}
-        )
-    taken = store.claim(Tenant("t1"), OCTOBER, "csv", "run-c", dt.timedelta(hours=1))
-    assert (taken.id, taken.run_id, taken.state, taken.revision) == (first.id, "run-c", "claimed", 1)
+        store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-b")
+    dead = _dead_pid()
+    proof = ownership.proof().split()
+    with engine.begin() as connection:  # the holder was a process of this host and namespace that ended
+        gone = {"p": f"{proof[0]} {proof[1]} {dead} 1"}
+        connection.execute(sa.text("UPDATE billing_windows SET owner_proof = :p"), gone)
+    taken = store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-c")
+    assert (taken.id, taken.state, taken.revision, taken.resumed) == (first.id, "claimed", 1, True)
+    with pytest.raises(LostWindow, match="taken over by run run-c"):
+        store.record_lines(first, [LINE], "NZD")  # run-a, had it survived, may write nothing more
+    assert store.lines(first.id) == []
 
 
-def test_silent_owner_on_another_host_is_taken_over_after_the_timeout(engine: sa.Engine):
-    store = WindowStore(engine)
-    store.claim(Tenant("t1"), OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
+def test_a_holder_elsewhere_is_taken_over_only_once_its_lease_expires(engine: sa.Engine):
+    store = store_of(engine, lease=dt.timedelta(seconds=1))
+    store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-a")
+    with engine.begin() as connection:  # another host: nothing here can prove it gone
+        connection.execute(sa.text("UPDATE billing_windows SET owner_proof = 'other-boot pid:[1] 7 99'"))
+    with pytest.raises(WindowConflict, match="its lease runs until"):
+        store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-b")
+    time.sleep(1.2)
+    assert store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-b").resumed
+
+
+def test_renewing_keeps_the_lease_and_a_lost_lease_cannot_be_renewed(engine: sa.Engine):
+    store = store_of(engine, lease=dt.timedelta(seconds=1))
+    claimed = store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-a")
     with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE billing_windows SET owner = 'elsewhere:1'"))
+        connection.execute(sa.text("UPDATE billing_windows SET owner_proof = ''"))  # provable by nothing
+    for _ in range(3):
+        time.sleep(0.4)
+        assert store.renew(claimed.id, claimed.token)
     with pytest.raises(WindowConflict):
-        store.claim(Tenant("t1"), OCTOBER, "csv", "run-b", dt.timedelta(hours=1))
-    assert store.claim(Tenant("t1"), OCTOBER, "csv", "run-b", dt.timedelta(seconds=-1)).run_id == "run-b"
+        store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-b")
+    time.sleep(1.2)
+    store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-b")
+    assert not store.renew(claimed.id, claimed.token)
 
 
 def _dead_pid() -> int:
@@ -136,13 +168,14 @@ def _dead_pid() -> int:
 
 
 def test_money_round_trips_exactly(engine: sa.Engine):
-    store = WindowStore(engine)
-    claimed = store.claim(Tenant("t1"), OCTOBER, "csv", "run-a", dt.timedelta(hours=1))
-    tiny = Decimal("0.000001")
+    store = store_of(engine)
+    claimed = store.claim(Tenant("t1"), OCTOBER, models.INVOICE, "csv", "run-a")
+    tiny = Decimal("0.0000004")
     line = PricedLine("DC1", "s", "extra", "GB", Decimal("123456789.1234"), tiny, Decimal("123.46"))
-    store.record_lines(claimed.id, [line], "EUR", Decimal("123.46"))
+    store.record_lines(claimed, [line], "EUR")
     (row,) = store.windows("t1")
     assert row.lines[0].unit_price == tiny and row.lines[0].quantity == Decimal("123456789.1234")
+    assert str(row.lines[0].unit_price.normalize()) == "4E-7"
 
 
 def test_outdated_schema_is_refused_with_instructions(tmp_path):

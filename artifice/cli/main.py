@@ -12,7 +12,7 @@ from oslo_config import cfg
 from artifice.cli import render, run
 from artifice.daemon.schedule import last_due
 from artifice.exceptions import ArtificeError, InputError
-from artifice.invoice import Tenant
+from artifice.model import Tenant
 from artifice.pipeline import BillResult, Pipeline
 from artifice.store import db
 from artifice.store.windows import WindowStore

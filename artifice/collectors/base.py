@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 from oslo_config import cfg
 
-from artifice.invoice import Tenant
+from artifice.model import Tenant
 from artifice.timeutil import Window
 
 # Column -> dtype of the DataFrame every collector returns, one row per sample.

@@ -29,7 +29,7 @@ from artifice import openstack
 from artifice.collectors.api import ApiCollector
 from artifice.collectors.ceilometer_format import samples_frame
 from artifice.exceptions import CollectionError
-from artifice.invoice import Tenant
+from artifice.model import Tenant
 from artifice.timeutil import Window
 
 GROUP = "collector:ceilometer"

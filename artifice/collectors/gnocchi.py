@@ -43,7 +43,7 @@ from oslo_config import cfg
 from artifice import openstack
 from artifice.collectors.api import ApiCollector
 from artifice.collectors.base import RAW_COLUMNS, conform
-from artifice.invoice import Tenant
+from artifice.model import Tenant
 from artifice.timeutil import Window
 
 GROUP = "collector:gnocchi"

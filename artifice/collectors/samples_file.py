@@ -13,7 +13,7 @@ from oslo_config import cfg
 from artifice.collectors.base import Collector
 from artifice.collectors.ceilometer_format import samples_frame
 from artifice.exceptions import CollectionError, ConfigError
-from artifice.invoice import Tenant
+from artifice.model import Tenant
 from artifice.timeutil import Window
 
 samples_opts = [

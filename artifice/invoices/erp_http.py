@@ -4,9 +4,10 @@ Every request is sent exactly once: no retries here (nor in urllib3 below us),
 because a re-sent POST may create a second invoice. The pipeline looks the
 invoice up by its reference before it tries again.
 
-Error mapping: a connection error, a timeout, a 5xx or a 429 raises
-:class:`TransientCommitError` (the invoice may or may not exist); any other
-4xx raises :class:`CommitError` with the ERP's own error text. Messages name
+Error mapping: a request that never left (connection refused, connect
+timeout) and a 429 raise :class:`NotSent`; a lost connection, a read timeout
+and a 5xx raise :class:`TransientCommitError` (the invoice may or may not
+exist); any other 4xx raises :class:`CommitError` with the ERP's own error text. Messages name
 the method and the URL without its query string, and every configured secret
 is masked, so an API key never reaches a log or the billing database.
 """
@@ -19,9 +20,10 @@ from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from artifice.exactjson import dumps, plain
-from artifice.exceptions import CommitError, ConfigError, TransientCommitError
+from artifice.exceptions import CommitError, ConfigError, NotSent, TransientCommitError
 
 __all__ = ["dumps", "plain"]  # re-exported for the adapters
 
@@ -106,19 +108,27 @@ def send(
                 timeout=timeout,
                 allow_redirects=False,
             )
-    except requests.Timeout as exc:
-        kind = "connecting" if isinstance(exc, requests.ConnectTimeout) else "waiting for the answer"
-        seconds = timeout[0] if isinstance(exc, requests.ConnectTimeout) else timeout[1]
-        raise TransientCommitError(f"{where}: timed out after {seconds:g} s {kind}") from None
+    except requests.ConnectTimeout:
+        raise NotSent(f"{where}: timed out after {timeout[0]:g} s connecting") from None
+    except requests.Timeout:
+        raise TransientCommitError(f"{where}: timed out after {timeout[1]:g} s waiting for the answer") from None
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
         raise ConfigError(f"[invoice:object] url: cannot send {where}: not a usable http(s) URL") from None
     except requests.RequestException as exc:  # connection refused, reset, dropped without an answer
         detail = mask(str(exc.__context__ or exc), secrets)
-        raise TransientCommitError(f"{where}: connection failed: {exc.__class__.__name__}: {detail}") from None
+        error = NotSent if _never_connected(exc) else TransientCommitError
+        raise error(f"{where}: connection failed: {exc.__class__.__name__}: {detail}") from None
     if response.status_code >= 500 or response.status_code == 429:
         text = mask(error_text(response), secrets)
-        raise TransientCommitError(f"{where}: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
+        error = NotSent if response.status_code == 429 else TransientCommitError  # 429: not handled, try later
+        raise error(f"{where}: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
     return response
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when no connection was made, so nothing was sent (refused, no route, unknown host)."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def refuse(method: str, response: requests.Response, secrets: Iterable[str] = ()) -> CommitError:

@@ -34,9 +34,11 @@ true`` (for an ERP extended to support it) the POST carries the reference as
 ``external_reference`` and ``lookup()`` GETs
 ``{url}/invoice/?external_reference=<reference>``, expecting ``{"invoices":
 [{"invoice_id": N, "external_reference": ...}]}`` (or a bare list; a 404 means
-none). With the default ``lookup = false`` the body is exactly the seed's and
-``lookup()`` raises NotImplementedError: an interrupted commit then needs a
-person to reconcile it.
+none). Only an invoice whose ``external_reference`` is exactly ours matches, so
+an API that ignores the filter and lists every invoice is still read right.
+With the default ``lookup = false`` the body is exactly the seed's and
+``lookup()`` raises CannotLookUp: an interrupted commit then needs a person to
+reconcile it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from artifice.exceptions import CommitError, ConfigError, PricingError, TransientCommitError
+from artifice.exceptions import CannotLookUp, CommitError, ConfigError, PricingError, TransientCommitError
 from artifice.invoice import Invoice, Item, LineValue
 from artifice.invoices import erp_http
 from artifice.invoices.rates import RateTable
@@ -166,10 +168,14 @@ class NetSuiteInvoice(Invoice):
             raise TransientCommitError(f"POST {erp_http.safe_url(url)}: HTTP {response.status_code} without invoice_id")
         self.external_id = str(invoice_id)
 
+    @property
+    def can_look_up(self) -> bool:
+        return self.lookup_enabled
+
     def lookup(self, reference: str) -> str | None:
         """The NetSuite ``invoice_id`` of the invoice with ``external_reference`` = ``reference``, or None."""
         if not self.lookup_enabled:
-            raise NotImplementedError("netsuite cannot look invoices up by reference")
+            raise CannotLookUp("netsuite cannot look invoices up by reference unless [invoice:object] lookup = true")
         url = f"{self.url}/invoice/"
         response = erp_http.send(
             "GET",
@@ -186,7 +192,8 @@ class NetSuiteInvoice(Invoice):
         try:
             body = response.json()
             invoices = body["invoices"] if isinstance(body, dict) else body
-            found = [str(i["invoice_id"]) for i in invoices if i.get("external_reference", reference) == reference]
+            # Only our exact reference: an ERP that ignores the filter lists every invoice.
+            found = [str(i["invoice_id"]) for i in invoices if i.get("external_reference") == reference]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise TransientCommitError(f"GET {erp_http.safe_url(url)}: answer is not a list of invoices") from None
         return found[0] if found else None

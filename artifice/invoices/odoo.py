@@ -29,8 +29,9 @@ them). A line whose quantity or unit price has more decimals than Odoo keeps
 Odoo into another amount; it is sent as quantity 1 at the line's amount, its
 label naming the real quantity and unit price.
 
-Errors: a socket error, a timeout, an HTTP 5xx or 429 and Odoo's fault code 1
-(an unexpected server error; its transaction was rolled back) raise
+Errors: a refused connection and an HTTP 429 raise NotSent (nothing reached
+Odoo); a socket error, a timeout, an HTTP 5xx and Odoo's fault code 1 (an
+unexpected server error; its transaction was rolled back) raise
 TransientCommitError; faults 2 (UserError, ValidationError), 3 (access
 denied) and 4 (access error) and a refused login raise CommitError. Each call
 is sent once, on a fresh connection: xmlrpc.client's own silent re-send after
@@ -43,12 +44,13 @@ a dropped connection could create the invoice twice.
 from __future__ import annotations
 
 import http.client
+import socket
 import xmlrpc.client
 from decimal import Decimal
 from typing import Any
 from xml.parsers.expat import ExpatError
 
-from artifice.exceptions import ArtificeError, CommitError, ConfigError, PricingError, TransientCommitError
+from artifice.exceptions import ArtificeError, CommitError, ConfigError, NotSent, PricingError, TransientCommitError
 from artifice.invoice import Invoice, Item
 from artifice.invoices import erp_http
 from artifice.invoices.rates import RateTable
@@ -119,13 +121,15 @@ class OdooInvoice(Invoice):
             kind = FAULTS.get(fault.faultCode, f"fault {fault.faultCode}") if isinstance(fault.faultCode, int) else ""
             raise CommitError(f"{where} refused ({kind or fault.faultCode}): {text}") from None
         except xmlrpc.client.ProtocolError as exc:
-            error = TransientCommitError if exc.errcode >= 500 or exc.errcode == 429 else CommitError
+            error = NotSent if exc.errcode == 429 else TransientCommitError if exc.errcode >= 500 else CommitError
             raise error(f"{where}: HTTP {exc.errcode} {exc.errmsg}") from None
         except TimeoutError:
             raise TransientCommitError(f"{where}: timed out after {self.timeout:g} s") from None
         except (OSError, http.client.HTTPException, xmlrpc.client.ResponseError, ExpatError) as exc:
             detail = erp_http.mask(str(exc), secrets)
-            raise TransientCommitError(f"{where}: connection failed: {exc.__class__.__name__}: {detail}") from None
+            never_sent = isinstance(exc, (ConnectionRefusedError, socket.gaierror))
+            error = NotSent if never_sent else TransientCommitError
+            raise error(f"{where}: connection failed: {exc.__class__.__name__}: {detail}") from None
 
     def _execute(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None) -> Any:
         if self.uid is None:

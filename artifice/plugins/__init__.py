@@ -15,8 +15,7 @@ import abc
 import dataclasses
 from decimal import Decimal
 
-from artifice.invoice import Tenant
-from artifice.store.windows import PricedLine
+from artifice.model import PricedLine, Tenant
 from artifice.timeutil import Window
 
 ALLOWED_TYPES = ("TAX", "ITEM_ADJ", "EXTERNAL_CHARGE")

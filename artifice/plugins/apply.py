@@ -8,10 +8,9 @@ from oslo_config import cfg
 
 from artifice import config
 from artifice.exceptions import ArtificeError, PricingError
-from artifice.invoice import Tenant
 from artifice.loading import load_class
+from artifice.model import PricedLine, Tenant
 from artifice.plugins import ALLOWED_TYPES, InvoiceCopy, InvoicePlugin, PluginItem
-from artifice.store.windows import PricedLine
 from artifice.timeutil import Window
 
 plugin_opts = [

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from oslo_config import cfg
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from artifice.exceptions import SchemaOutdated, StoreError
@@ -24,6 +24,8 @@ database_opts = [
 ]
 
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
+# Execution option of a connection whose transaction writes (see _sqlite_begin).
+WRITE_OPTION = "artifice_write"
 
 
 def make_engine(url: str) -> Engine:
@@ -33,6 +35,7 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"[database] connection: cannot use {_safe(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -45,6 +48,15 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+    # SQLAlchemy, not the driver, begins transactions (below).
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers take the write lock at BEGIN: a transaction that read first and then writes would
+    otherwise fail at once (SQLITE_BUSY_SNAPSHOT in WAL mode) when another process wrote meanwhile."""
+    immediate = connection.get_execution_options().get(WRITE_OPTION)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def describe(exc: SQLAlchemyError) -> str:

@@ -8,25 +8,30 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The vocabulary lives in artifice.model; re-exported here for the store's own modules.
+from artifice.model import (
+    ADJUSTMENT,
+    CLAIMED,
+    COMMITTED,
+    COMMITTING,
+    ESTIMATE,
+    ESTIMATED,
+    FAILED,
+    INVOICE,
+    NEEDS_RECONCILIATION,
+    PLUGIN_ITEM_TYPES,
+    RATED,
+    RESUMABLE,
+    STATES,
+    USAGE,
+)
 from artifice.store.types import ExactDecimal, UTCDateTime
 
-# Window states. A window in any state but FAILED blocks overlapping windows
-# of the same tenant (enforced by the database, see the migrations).
-CLAIMED = "claimed"  # a run owns it and is collecting and pricing
-RATED = "rated"  # lines are priced and recorded; nothing sent yet
-COMMITTING = "committing"  # commit() called; the ERP may or may not have it
-COMMITTED = "committed"  # the ERP has it
-FAILED = "failed"  # nothing reached the ERP; the month can be billed again
-NEEDS_RECONCILIATION = "needs_reconciliation"  # unknown, and the adapter cannot look up
-ESTIMATED = "estimated"  # a month-to-date estimate: stored, never sent
-STATES = (CLAIMED, RATED, COMMITTING, COMMITTED, FAILED, NEEDS_RECONCILIATION, ESTIMATED)
-# Kinds: the month's invoice, or a later adjustment of it (re-billing).
-INVOICE = "invoice"
-ADJUSTMENT = "adjustment"
-ESTIMATE = "estimate"  # the running month so far, replaced by the next estimate
-# Line item types (seed 002): usage lines, and what invoice plugins may add.
-USAGE = "USAGE"
-PLUGIN_ITEM_TYPES = ("TAX", "ITEM_ADJ", "EXTERNAL_CHARGE")
+__all__ = [
+    "ADJUSTMENT", "CLAIMED", "COMMITTED", "COMMITTING", "ESTIMATE", "ESTIMATED", "FAILED", "INVOICE",
+    "NEEDS_RECONCILIATION", "PLUGIN_ITEM_TYPES", "RATED", "RESUMABLE", "STATES", "USAGE",
+    "Base", "BillingWindow", "InvoiceLine", "InvoiceTag", "LineResource",
+]  # fmt: skip
 
 
 class Base(DeclarativeBase):
@@ -60,7 +65,12 @@ class BillingWindow(Base):
     currency: Mapped[str] = mapped_column(String(8), default="")
     total: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
     run_id: Mapped[str] = mapped_column(String(64))
-    owner: Mapped[str] = mapped_column(String(255), default="")  # host:pid of the run
+    owner: Mapped[str] = mapped_column(String(255), default="")  # host:pid of the run, for people
+    owner_proof: Mapped[str] = mapped_column(String(255), default="")  # boot id, PID namespace, pid, start
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)  # fences the holder's writes
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # database clock
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # send attempts, across runs
+    uncertain_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -33,15 +33,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
-    """NUMERIC on PostgreSQL; text on SQLite, which would round through floats."""
+    """NUMERIC without a scale on PostgreSQL (every digit kept); text on SQLite, which would round through floats."""
 
-    impl = Numeric(24, 6)
+    impl = Numeric()
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(40))
-        return dialect.type_descriptor(Numeric(24, 6, asdecimal=True))
+        return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:

@@ -7,6 +7,9 @@ A server can be told, by a method (in-process fixture) or by ``POST /_control``
 - ``hang``: sleep ``seconds`` (longer than the client's timeout), then do the work;
 - ``drop``: do the work (save the invoice), then close the socket without answering.
 
+With ``chaos`` (``--chaos P``), each request not otherwise planned meets one of those at random
+with probability P: a 503, a 429, a hang of ``chaos_hang`` seconds (``--chaos-hang``), or a drop.
+
 ``POST /_control`` takes ``{"fail": {"count": 1, "status": 503, "match": ""}}``,
 ``{"hang": {"seconds": 5}}``, ``{"drop": {}}`` or ``{"clear": true}``;
 ``GET /_control/state`` returns the stored state. ``match`` is a substring of
@@ -21,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -91,6 +95,7 @@ class ContractServer(ThreadingHTTPServer):
         self.requests: list[tuple[str, str, bytes]] = []  # (method, path with query, body) as received
         self.keys: list[str] = []  # each request's key, as faults match it
         self.state: dict[str, Any] = json.loads(json.dumps(initial))
+        self.chaos, self.chaos_hang, self.random = 0.0, 1.0, random.Random(0)
         if state_file and os.path.exists(state_file):
             with open(state_file, encoding="utf-8") as handle:
                 self.state = json.load(handle)
@@ -125,6 +130,16 @@ class ContractServer(ThreadingHTTPServer):
 
     def drop_next(self, count: int = 1, match: str = "") -> None:
         self.plan.add(Fault("drop", match=match), count)
+
+    def chaos_fault(self) -> Fault | None:
+        """A random fault, with probability ``chaos``."""
+        with self.lock:
+            if self.random.random() >= self.chaos:
+                return None
+            kind = self.random.choice(("503", "429", "hang", "drop"))
+        if kind == "hang":
+            return Fault("hang", seconds=self.chaos_hang)
+        return Fault("drop") if kind == "drop" else Fault("fail", status=int(kind))
 
     def start(self) -> Self:
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -186,7 +201,7 @@ class ContractHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.requests.append((method, self.path, body))
             self.server.keys.append(key)
-        fault = self.server.plan.take(key)
+        fault = self.server.plan.take(key) or self.server.chaos_fault()
         if fault and fault.kind == "fail":
             self._send(self.failure(fault.status))
             return
@@ -241,9 +256,13 @@ def main(
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--state-file", help="JSON file holding the invoices across restarts")
+    parser.add_argument("--chaos", type=float, default=0.0, help="probability of a random fault per request")
+    parser.add_argument("--chaos-hang", type=float, default=1.0, help="seconds a random hang lasts")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random faults")
     add_arguments(parser)
     args = parser.parse_args(argv)
     server = make_server(args)
+    server.chaos, server.chaos_hang, server.random = args.chaos, args.chaos_hang, random.Random(args.seed)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"listening on {server.url}", flush=True)
     try:

@@ -7,7 +7,8 @@ seed's ``2015-06-02T00:00:00.000000+0000`` form, a number sent as a string).
 ``GET /invoice/<id>/`` reads one (404 ``{}``). Invoices are immutable: PATCH
 and DELETE answer 405. Our extension, for adapters configured ``lookup =
 true``: an optional ``external_reference`` on POST and
-``GET /invoice/?external_reference=R`` -> ``{"invoices": [...]}``.
+``GET /invoice/?external_reference=R`` -> ``{"invoices": [...]}`` (with ``filtering=False`` the
+filter is ignored and every invoice is listed, as an API without the extension would).
 Quantities and prices are kept as the exact decimal text that was sent.
 With ``--token`` every request needs ``Authorization: Bearer <token>``.
 
@@ -54,7 +55,9 @@ class NetSuiteHandler(ContractHandler):
                 found = [
                     {"invoice_id": int(k), **v}
                     for k, v in state["invoices"].items()
-                    if "external_reference" not in query or v.get("external_reference") == query["external_reference"]
+                    if not self.server.filtering
+                    or "external_reference" not in query
+                    or v.get("external_reference") == query["external_reference"]
                 ]
             return Reply.json(200, {"invoices": found})
         match = DETAIL.match(path)
@@ -147,8 +150,10 @@ class NetSuiteServer(ContractServer):
         customers: set[int] | None = None,
         products: set[int] | None = None,
         token: str = "",
+        filtering: bool = True,
     ) -> None:
         super().__init__(NetSuiteHandler, port, state_file, {"next_id": 1001, "invoices": {}})
+        self.filtering = filtering  # False: GET /invoice/ ignores external_reference, as an unextended API would
         self.customers = customers if customers is not None else {12345}
         self.products = products if products is not None else set(range(1, 21))
         self.token = token

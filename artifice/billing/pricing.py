@@ -15,7 +15,7 @@ import pandas as pd
 
 from artifice.exceptions import ArtificeError, PricingError
 from artifice.invoice import Invoice
-from artifice.store.windows import PricedLine
+from artifice.model import PricedLine
 
 QUANTITY_STEP = Decimal("0.0001")
 

@@ -16,8 +16,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from artifice.store import models
-from artifice.store.windows import PricedLine
+from artifice.model import USAGE, PricedLine
 
 Key = tuple[str, str]  # (datacenter, service or plugin item name)
 
@@ -39,14 +38,14 @@ def adjustments(billed: Iterable[PricedLine], rated: Sequence[PricedLine]) -> li
         model = new.line or old.line
         assert model is not None  # every key comes from a line
         amount = new.amount - old.amount
-        usage = model.item_type in (models.USAGE, "ITEM_ADJ") and model.unit != "item"
+        usage = model.item_type in (USAGE, "ITEM_ADJ") and model.unit != "item"
         quantity = new.quantity - old.quantity if usage else Decimal(1)
         if not amount and (not usage or not quantity):
             continue
         lines.append(
             dataclasses.replace(
                 model,
-                item_type="ITEM_ADJ" if model.item_type == models.USAGE else model.item_type,
+                item_type="ITEM_ADJ" if model.item_type == USAGE else model.item_type,
                 quantity=quantity,
                 unit_price=model.unit_price if usage else amount,
                 amount=amount,
@@ -62,6 +61,6 @@ def _sums(lines: Iterable[PricedLine]) -> dict[Key, _Billed]:
         entry = sums.setdefault((line.datacenter, line.service), _Billed())
         entry.quantity += line.quantity
         entry.amount += line.amount
-        if entry.line is None or line.item_type == models.USAGE:
+        if entry.line is None or line.item_type == USAGE:
             entry.line = line  # the usage line names the unit and price
     return sums
