@@ -13,16 +13,21 @@ the adapter as-is (``raw_section``), one string per key, quotes stripped.
 
 from __future__ import annotations
 
+import difflib
 import glob
+import logging
 import os
 import pathlib
 import re
 from collections.abc import Sequence
 
 from oslo_config import cfg
+from oslo_log import log as oslo_log
 
-from artifice import opts
+from artifice import openstack, opts
 from artifice.exceptions import ConfigError
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "/etc/artifice/artifice.conf"
 INVOICE_KEY = "invoice:object"
@@ -57,19 +62,83 @@ _OBJECT_VALUE = re.compile(r"^object\s*[=:]\s*(.*)$", re.DOTALL)
 def register(conf: cfg.ConfigOpts) -> None:
     for group, group_opts in opts.list_opts(runtime=True):
         conf.register_opts(group_opts, group=group)
+    oslo_log.register_options(conf)
 
 
 def load(argv: Sequence[str] = (), cli_opts: Sequence[cfg.Opt] = ()) -> cfg.ConfigOpts:
-    """Parse ``argv`` (``--config-file``/``--config-dir``) into a new ConfigOpts."""
+    """Parse ``argv`` (``--config-file``/``--config-dir``) into a new ConfigOpts, every value checked.
+
+    Any bad value is one ``ConfigError`` naming the option, here rather than when a pass first
+    reads it (oslo.config parses values lazily).
+    """
     conf = cfg.ConfigOpts()
     register(conf)
     conf.register_cli_opts(list(cli_opts))
     defaults = [DEFAULT_CONFIG_FILE] if os.path.exists(DEFAULT_CONFIG_FILE) else []
+    _refuse_directories(argv)
     try:
         conf(list(argv), project="artifice", default_config_files=defaults)
-    except (cfg.Error, ValueError) as exc:
+    except (cfg.Error, ValueError, OSError) as exc:
         raise ConfigError(f"configuration: {exc}") from exc
+    validate(conf)
     return conf
+
+
+def _refuse_directories(argv: Sequence[str]) -> None:
+    for index, arg in enumerate(argv):
+        path = argv[index + 1] if arg == "--config-file" and index + 1 < len(argv) else ""
+        path = arg.removeprefix("--config-file=") if arg.startswith("--config-file=") else path
+        if path and os.path.isdir(path):
+            raise ConfigError(f"--config-file {path} is a directory: name a file, or use --config-dir {path}")
+
+
+def validate(conf: cfg.ConfigOpts) -> None:
+    """Read every option of Artifice's groups once, so that a bad value fails now, in one line."""
+    for group, group_opts in opts.list_opts(runtime=True):
+        for opt in group_opts:
+            try:
+                conf[group][opt.dest]
+            except (cfg.Error, ValueError) as exc:
+                raise ConfigError(f"[{group}] {opt.name}: {_one_line(exc)}") from exc
+
+
+def warn_unknown(conf: cfg.ConfigOpts) -> list[str]:
+    """Warn of every key of Artifice's sections that is no option of it, with the closest valid name."""
+    known: dict[str, set[str]] = {}
+    for group, group_opts in opts.list_opts(runtime=True):  # a group may have several lists (billing)
+        known.setdefault(group, set()).update(name for opt in group_opts for name in _names(opt))
+    auth_type = raw_section(conf, openstack.CREDENTIALS_GROUP).get("auth_type")
+    known.setdefault(openstack.CREDENTIALS_GROUP, set()).update(openstack.keystoneauth_option_names(auth_type))
+    known["DEFAULT"] = {key for key in conf if not isinstance(conf[key], cfg.ConfigOpts.GroupAttr)}
+    known["main"].add("invoice")  # the seed-000 line `invoice:object = ...`, as oslo's parser splits it
+    warnings = []
+    for path in config_files(conf):
+        sections: dict[str, dict[str, list[str]]] = {}
+        try:
+            cfg.ConfigParser(path, sections).parse()
+        except (cfg.ParseError, OSError):
+            continue
+        for section, keys in sections.items():
+            valid = known.get(section)
+            if valid is None:  # an adapter's or a plugin's own section: passed on as it is
+                continue
+            for key in sorted(set(keys) - valid):
+                close = difflib.get_close_matches(key, sorted(valid), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                warnings.append(f"{path}: [{section}] {key} is not an option of Artifice, it is ignored{hint}")
+    for warning in warnings:
+        LOG.warning("%s", warning)
+    return warnings
+
+
+def _names(opt: cfg.Opt) -> set[str]:
+    names = {opt.name, opt.dest}
+    names.update(d.name for d in opt.deprecated_opts if d.name)
+    return names
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def config_files(conf: cfg.ConfigOpts) -> list[str]:

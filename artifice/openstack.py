@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from oslo_config import cfg
 from artifice.exceptions import CollectionError, ConfigError
 
 CREDENTIALS_GROUP = "service_credentials"
+REQUEST_TIMEOUT = 60  # seconds, for every telemetry and Keystone request unless [group] timeout says otherwise
 T = TypeVar("T")
 
 service_credentials_opts = [
@@ -42,10 +44,23 @@ def credential_opts(runtime: bool = False) -> list[cfg.Opt]:
     return common if runtime else [*common, *ks_loading.get_auth_plugin_conf_options("password")]
 
 
+@functools.cache
+def keystoneauth_option_names(auth_type: str | None) -> frozenset[str]:
+    """The options keystoneauth reads from a group: its session's, and those of the ``auth_type`` plugin."""
+    names = {o.dest for o in ks_loading.get_session_conf_options()} | {"auth_type", "auth_section"}
+    try:
+        options = ks_loading.get_auth_plugin_conf_options(auth_type) if auth_type else []
+    except ks_exc.NoMatchingPlugin:  # make_session reports that one
+        options = []
+    names.update(name for o in options for name in (o.name, o.dest))
+    return frozenset(names)
+
+
 def make_session(conf: cfg.ConfigOpts, group: str = CREDENTIALS_GROUP) -> ks_session.Session:
     """A session authenticated as configured in ``group`` (any keystoneauth plugin)."""
     ks_loading.register_session_conf_options(conf, group)
     ks_loading.register_auth_conf_options(conf, group)
+    conf.set_default("timeout", REQUEST_TIMEOUT, group=group)  # keystoneauth's own default is none: wait forever
     try:
         auth = ks_loading.load_auth_from_conf_options(conf, group)
     except (ks_exc.MissingRequiredOptions, ks_exc.NoMatchingPlugin) as exc:

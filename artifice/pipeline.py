@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 from oslo_config import cfg
@@ -26,14 +26,14 @@ from artifice.billing.commit import CommitPolicy
 from artifice.billing.run import BillingRun, Job, drive
 from artifice.collectors.base import Collector
 from artifice.collectors.batch import BatchReader
-from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
+from artifice.exceptions import ArtificeError, CollectionError, CommitError, InputError, WindowConflict
 from artifice.invoice import Invoice
 from artifice.loading import load_class
 from artifice.model import PricedLine, Tenant
 from artifice.plugins.apply import load_plugins, plugin_lines
 from artifice.store import db
 from artifice.store.windows import WindowStore
-from artifice.timeutil import Window
+from artifice.timeutil import Window, utcnow
 from artifice.usage.engine import SampleReport, rate
 from artifice.usage.mapping import MeterRule, load_mapping
 
@@ -118,6 +118,7 @@ class Pipeline:
         """Bill the tenant's window; with ``rebill``, send only what changed since it was billed."""
         if dry_run:
             return self._dry_run(tenant, window, rebill)
+        refuse_unfinished(window, utcnow())
         report = SampleReport()
         rated: tuple[list[PricedLine], SampleReport] = ([], report)
 
@@ -149,8 +150,8 @@ class Pipeline:
         assert run.claimed is not None
         total = invoice_total(run.lines)
         reference = run.claimed.reference
-        LOG.info("run %s: committed tenant %s %s %s total %s %s", self.run_id, tenant.id, window.label, reference,
-                 total, run.currency)  # fmt: skip
+        LOG.info("run %s: tenant %s %s committed %s total %s %s", self.run_id, _named(tenant), window.label,
+                 reference, total, run.currency)  # fmt: skip
         sent = run.claimed.attempts > 0
         note = "" if sent else "nothing to send: recorded as billed, nothing sent to the ERP"
         return BillResult(tenant, window, run.lines, total, run.currency, reference, report, "committed", note)
@@ -211,6 +212,11 @@ class Pipeline:
             regions = raw["region"].astype("category")
             raw = raw.assign(region=regions.map(lambda r: datacenters.get(r, r)))
         usage = rate(raw, window, self.rules, self.conf.metering.trust_sources)
+        if usage.report.dropped and not usage.report.used:  # never bill a month as empty when its data was refused
+            raise CollectionError(
+                f"tenant {tenant.id} {window.label}: every sample was dropped ({usage.report.summary()}): "
+                "nothing is billed; check [metering] trust_sources and the meter mapping"
+            )
         if usage.report.dropped:
             LOG.warning("tenant %s %s: %s", tenant.id, window.label, usage.report.summary())
         decimals = self.conf.billing.currency_decimals
@@ -221,23 +227,15 @@ class Pipeline:
     def _currency(self, invoice: Invoice) -> str:
         return str(invoice.currency or "")
 
-    def bill_all(
-        self,
-        window: Window,
-        dry_run: bool = False,
-        progress: Callable[[int, int, Tenant], None] | None = None,
-    ) -> Iterator[BillResult | tuple[Tenant, ArtificeError]]:
-        """Bill every tenant; one tenant's failure does not stop the others."""
-        tenants = self.tenants(window)
-        settled = set() if dry_run else self.store.settled_tenants(window)
-        self.plan(window, [t for t in tenants if t.id not in settled])
-        for index, tenant in enumerate(tenants):
-            if progress:
-                progress(index, len(tenants), tenant)
-            try:
-                yield self.bill(tenant, window, dry_run)
-            except WindowConflict as exc:
-                yield BillResult(tenant, window, [], Decimal(0), "", "", SampleReport(), "skipped", str(exc))
-            except ArtificeError as exc:
-                LOG.error("tenant %s %s: %s", tenant.id, window.label, exc)
-                yield tenant, exc
+
+def refuse_unfinished(window: Window, now: dt.datetime) -> None:
+    """A month is billed only once it has ended; the running month is what estimates are for."""
+    if window.end > now:
+        raise InputError(
+            f"{window.label} has not ended: it can be billed from {window.end:%Y-%m-%d %H:%M} UTC "
+            "(the daemon bills it after [daemon] bill_delay; --dry-run previews it)"
+        )
+
+
+def _named(tenant: Tenant) -> str:
+    return f"{tenant.id} ({tenant.name})" if tenant.name else tenant.id

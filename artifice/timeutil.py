@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 
 from artifice.exceptions import InputError
@@ -33,13 +34,26 @@ class Window:
         return cls(start, nxt)
 
     @property
+    def is_month(self) -> bool:
+        return self == Window.month(self.start.year, self.start.month)
+
+    def next(self) -> Window:
+        """The calendar month after this one (which must be a month)."""
+        return Window.month(self.end.year, self.end.month)
+
+    def previous(self) -> Window:
+        """The calendar month before this one."""
+        before = self.start - dt.timedelta(days=1)
+        return Window.month(before.year, before.month)
+
+    @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
     @property
     def label(self) -> str:
         """``YYYY-MM`` for a calendar month, else the ISO interval."""
-        if self == Window.month(self.start.year, self.start.month):
+        if self.is_month:
             return f"{self.start:%Y-%m}"
         return f"{self.start.isoformat()}/{self.end.isoformat()}"
 
@@ -50,13 +64,29 @@ class Window:
 def parse_month(text: str) -> Window:
     """Parse ``YYYY-MM`` into that calendar month's window."""
     match = _MONTH.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
-        raise InputError(f"invalid month {text!r}: expected YYYY-MM, e.g. 2026-10")
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 1970 <= int(match.group(1)) <= 9998:
+        raise InputError(f"invalid month {text!r}: expected YYYY-MM from 1970-01 to 9998-12, e.g. 2026-10")
     return Window.month(int(match.group(1)), int(match.group(2)))
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(UTC)
+    """Now, in UTC: the calendar Artifice bills by (which months have ended, which one is running).
+
+    ``ARTIFICE_CLOCK_FILE`` (for tests that move the calendar, as libfaketime cannot for a running
+    Python) names a file holding an ISO time: the clock reads that time plus the real seconds
+    since the file was last written. Leases never use this clock, only the database's.
+    """
+    path = os.environ.get("ARTIFICE_CLOCK_FILE")
+    now = dt.datetime.now(UTC)
+    if not path:
+        return now
+    try:
+        written = os.stat(path).st_mtime
+        with open(path, encoding="ascii") as handle:
+            moved = dt.datetime.fromisoformat(handle.read().strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return now
+    return as_utc(moved) + (now - dt.datetime.fromtimestamp(written, UTC))
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:

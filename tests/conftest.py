@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from artifice.store import db
 from tests.figures import FIGURES
+from tests.servers import Server
 from tests.telemetry import ceilometer, gnocchi, keystone, write_conf  # noqa: F401  (shared real-server fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,6 +110,16 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     db.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[Server]:
+    """A real Redis (Debian's redis-server), started by the project's script: a tooz backend."""
+    server = Server("redis")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

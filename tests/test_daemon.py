@@ -250,13 +250,15 @@ def coordination(tmp_path: Path) -> Iterator[str]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.mark.parametrize("daemons", [2, 4])
+@pytest.mark.parametrize(("backend", "daemons"), [("file", 2), ("redis", 4)])
 def test_daemons_share_tenants_through_tooz_and_bill_each_once(
-    tmp_path: Path, postgres_url: str, coordination: str, daemons: int
+    tmp_path: Path, postgres_url: str, request: pytest.FixtureRequest, backend: str, daemons: int
 ) -> None:
+    """On one host over tooz's file driver, and over a real Redis (Debian's redis-server)."""
     db.upgrade(db.make_engine(postgres_url))
     tenants = [f"t-{i:03d}" for i in range(200)]
-    extra = f"coordination_url = {coordination}\n"
+    url = request.getfixturevalue("coordination") if backend == "file" else request.getfixturevalue("redis_server").url
+    extra = f"coordination_url = {url}{'?timeout=3' if backend == 'redis' else ''}\n"
     conf = daemon_conf(tmp_path, months_of_data(tmp_path, tenants, [OCTOBER]), postgres_url, "2026-10", extra)
     processes = [start(conf, tmp_path / f"daemon-{n}.log") for n in range(daemons)]
     killed = None
@@ -279,7 +281,8 @@ def test_daemons_share_tenants_through_tooz_and_bill_each_once(
     pid_to_daemon = {str(p.pid): n for n, p in enumerate(processes)}
     shares = ", ".join(f"daemon {pid_to_daemon.get(pid, pid)}: {count}" for pid, count in sorted(spread.items()))
     outcome = "; daemon 0 SIGKILLed mid-run, its tenants finished by the others" if killed else ""
-    note("daemon scale-out (200 tenants, one month, real PostgreSQL)", f"{daemons} daemons: {shares}{outcome}")
+    section = "daemon scale-out (200 tenants, one month, real PostgreSQL)"
+    note(section, f"{daemons} daemons over {backend}: {shares}{outcome}")
     assert len(spread) >= daemons - (1 if killed else 0)
 
 

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from artifice import config
 from artifice.collectors.base import Collector
-from artifice.exceptions import ArtificeError, CollectionError, PricingError, WindowConflict
+from artifice.exceptions import ArtificeError, CollectionError, PricingError, TransientCommitError, WindowConflict
 from artifice.invoice import Tenant
 from artifice.pipeline import Pipeline
 from artifice.store import db
@@ -407,3 +407,150 @@ def test_postgresql_keeps_every_digit_of_a_price(tmp_path: Path, postgres_url: s
         assert connection.execute(sa.text("SELECT unit_price FROM invoice_lines")).scalar() == Decimal("0.0000004")
     engine.dispose()
     note("exactly once: hostile cases", "a price of 4E-7 survives PostgreSQL and a resumed run")
+
+
+# -- found by the breaking review of this work -----------------------------------------------
+
+
+def test_a_window_marked_failed_by_hand_whose_invoice_exists_is_found_and_committed(tmp_path: Path) -> None:
+    path = conf_file(tmp_path, "csv", "", extra="\n[billing]\ncommit_settle_time = 0\n")
+    assert cli("--config-file", str(path), *BILL, env={"ARTIFICE_FAILPOINT": "committed_in_erp"}).returncode == -9
+    early = cli("--config-file", str(path), "reconcile", "--window", "1", "--as", "failed")  # looked too soon
+    assert early.returncode == 0, early.stderr
+    rerun = cli("--config-file", str(path), *BILL)
+    assert rerun.returncode == 0, rerun.stderr  # its lookup finds the invoice: nothing is written again
+    (line,) = windows(path)
+    assert " committed " in line
+    assert [p.name for p in (tmp_path / "invoices").iterdir()] == ["initech-2026-10.csv"]
+
+
+def test_the_operator_may_correct_a_window_marked_failed_too_early(tmp_path: Path) -> None:
+    path = conf_file(tmp_path, "csv", "", extra="\n[billing]\ncommit_settle_time = 0\n")
+    assert cli("--config-file", str(path), *BILL, env={"ARTIFICE_FAILPOINT": "committed_in_erp"}).returncode == -9
+    assert cli("--config-file", str(path), "reconcile", "--window", "1", "--as", "failed").returncode == 0
+    fixed = cli("--config-file", str(path), "reconcile", "--window", "1", "--as", "committed", "--external-id", "x")
+    assert fixed.returncode == 0 and " committed " in fixed.stdout, fixed.stderr
+
+
+def test_a_saved_invoice_whose_id_cannot_be_looked_up_is_not_failed(tmp_path: Path) -> None:
+    server = DjangoServer(users={"billing": KEY}, clients={"initech"}, location=False).start()  # 201, no Location
+    with running(server):
+        settings = f"url = {server.url}\nusername = billing\napi_key = {KEY}\ntimeout = 1\n"
+        path = conf_file(tmp_path, "django", settings)
+        server.fail_next(status=429, match="GET")  # the lookup that would name its id: try later
+        result = pipeline(path, commit_settle_time=0).bill(INITECH, OCTOBER)
+        (invoice,) = server.invoices()
+        assert result.state == "committed" and invoice["num_facture"] == result.reference
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'artifice.db'}")
+        with engine.connect() as connection:
+            row = connection.execute(sa.text("SELECT state, external_id FROM billing_windows")).one()
+        engine.dispose()
+        assert tuple(row) == ("committed", str(invoice["id_facture"]))
+
+
+def test_a_takeover_decided_on_a_stale_read_loses_to_a_holder_that_renewed(tmp_path: Path, postgres_url: str) -> None:
+    path = conf_file(tmp_path, "csv", "", postgres_url, "\n[billing]\nlease_time = 1\ncommit_settle_time = 1\n")
+    store = pipeline(path).store
+    claimed = store.claim(INITECH, OCTOBER, "invoice", "csv", "run-h")
+    holder = store.begin_attempt(store.record_lines(claimed, [], "NZD"))
+    time.sleep(2.2)  # the holder stalls past its lease and the settle time
+    read, renewed = threading.Event(), threading.Event()
+    judged = store._held
+
+    def descheduled(row: Any, now: Any) -> bool:  # the taker, between reading the window and writing it
+        held = judged(row, now)
+        if threading.current_thread().name == "taker":
+            read.set()
+            renewed.wait(10)
+        return held
+
+    store._held = descheduled  # type: ignore[method-assign]
+    taker = Outcome()
+
+    def take() -> None:
+        try:
+            taker.result = store.claim(INITECH, OCTOBER, "invoice", "csv", "run-t")
+        except ArtificeError as exc:
+            taker.error = exc
+
+    thread = threading.Thread(target=take, name="taker")
+    thread.start()
+    assert read.wait(10)
+    holder = store.begin_attempt(store.hold(holder))  # the holder wakes up, renews, and sends again
+    renewed.set()
+    thread.join(30)
+    assert isinstance(taker.error, WindowConflict), taker.result
+    store.committed(holder, "INV-1")  # the window is still the holder's
+
+
+def test_a_service_without_an_odoo_product_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    from tests.erp.odoo_server import OdooServer
+
+    server = OdooServer(users={"billing": KEY}, products={"m1.small": "0.05"}).start()
+    with running(server):
+        settings = f"url = {server.url}\ndatabase = odoo\nusername = billing\npassword = {KEY}\nuse_products = true\n"
+        path = conf_file(tmp_path, "odoo", settings)
+        with pytest.raises(PricingError, match="no product has Internal Reference"):
+            pipeline(path).bill(Tenant("acme"), OCTOBER)  # acme uses m1.medium, volumes, traffic too
+        assert not server.records("account.move")
+        listing = cli("--config-file", str(path), "windows").stdout.splitlines()[1]
+        assert " failed " in listing and "Internal Reference" in listing
+
+
+def test_an_unreadable_lookup_answer_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    import http.server
+
+    class Garbled(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"meta": {"next": "/x", "offset": "zero"}, "objects": [{"num_facture": "other"}]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    garbled = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbled)
+    threading.Thread(target=garbled.serve_forever, daemon=True).start()
+    try:
+        from artifice.invoices.django_api import DjangoInvoice
+
+        (tmp_path / "rates.csv").write_text("datacenter,service,unit,price,currency\n*,m1.small,hour,0.05,NZD\n")
+        config_section = {"url": f"http://127.0.0.1:{garbled.server_address[1]}", "username": "b", "api_key": "k",
+                          "rates_file": str(tmp_path / "rates.csv")}  # fmt: skip
+        with pytest.raises(TransientCommitError, match="not a tastypie list"):
+            DjangoInvoice(INITECH, config_section).lookup("ART-x")
+    finally:
+        garbled.shutdown()
+
+
+def test_a_redirect_after_the_erp_saved_the_invoice_is_no_refusal(tmp_path: Path) -> None:
+    server, settings = netsuite(tmp_path)
+    with running(server):
+        path = conf_file(tmp_path, "netsuite", settings.replace("lookup = true", "lookup = false"))
+        server.redirect_next(match="POST")  # saved, answered 303 See Other
+        with pytest.raises(ArtificeError, match="artifice reconcile"):
+            pipeline(path, commit_settle_time=0).bill(INITECH, OCTOBER)
+        again = cli("--config-file", str(path), *BILL)
+        assert again.returncode != 0 and "may or may not hold" in again.stderr
+        assert len(server.invoices()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("bill", "--all", "--month", "9999-12"), "invalid month"),
+        (("reconcile", "--window", "99999999999999999999", "--as", "failed"), "is not a window id"),
+    ],
+)
+def test_out_of_range_arguments_are_one_line(demo_conf: Path, args: tuple[str, ...], message: str) -> None:
+    answer = cli("--config-file", str(demo_conf), *args)
+    assert answer.returncode == 2 and message in answer.stderr and "Traceback" not in answer.stderr, answer.stderr
+
+
+def test_a_closed_pipe_ends_the_listing_quietly(demo_conf: Path) -> None:
+    command = [sys.executable, "-m", "artifice.cli.main", "--config-file", str(demo_conf), "bill", "--all",
+               "--month", "2026-10", "--dry-run"]  # fmt: skip
+    pipe = subprocess.run(f"{' '.join(command)} | head -1", shell=True, capture_output=True, text=True, cwd=REPO)
+    assert "Traceback" not in pipe.stderr and "BrokenPipe" not in pipe.stderr, pipe.stderr

@@ -21,10 +21,11 @@ api_opts = [
 def main(argv: Sequence[str] | None = None) -> int:
     def serve(conf: cfg.ConfigOpts) -> int:
         app = create_app(conf)
-        uvicorn.run(app, host=conf.api.host, port=conf.api.port, log_level="info", access_log=True)
+        # log_config=None: uvicorn's loggers go through oslo.log's handlers, set up by run()
+        uvicorn.run(app, host=conf.api.host, port=conf.api.port, log_config=None, access_log=True)
         return 0
 
-    return run("artifice-api", argv, [], serve)
+    return run("artifice-api", argv, [], serve, service=True)
 
 
 if __name__ == "__main__":

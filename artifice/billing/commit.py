@@ -28,7 +28,7 @@ from collections.abc import Callable, Generator
 from oslo_config import cfg
 
 from artifice import model
-from artifice.exceptions import CannotLookUp, CommitError, NotSent, TransientCommitError, WindowConflict
+from artifice.exceptions import ArtificeError, CannotLookUp, CommitError, NotSent, TransientCommitError, WindowConflict
 from artifice.invoice import Invoice
 from artifice.model import Claimed
 from artifice.store.windows import WindowStore
@@ -82,6 +82,10 @@ def look_up(invoice: Invoice, reference: str) -> str | None:
         found = invoice.lookup(reference)
     except NotImplementedError as exc:  # a seed-000 adapter's way of saying it
         raise CannotLookUp(f"adapter {type(invoice).__name__} cannot look invoices up: {exc}") from exc
+    except ArtificeError:
+        raise
+    except Exception as exc:  # an adapter's bug or an answer it could not read: it could not tell
+        raise TransientCommitError(f"looking {reference} up failed: {exc.__class__.__name__}: {exc}") from exc
     return None if found in (None, "") else str(found)
 
 

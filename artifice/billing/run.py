@@ -80,7 +80,24 @@ class BillingRun:
         if claimed.state == model.RATED and not self.lines and not job.send_empty:
             self.claimed = self.store.nothing_to_send(claimed)
             return
-        self.claimed, self.external_id = yield from commit.send(self.store, claimed, invoice, job.policy, self.sleep)
+        try:
+            sent = yield from commit.send(self.store, claimed, invoice, job.policy, self.sleep)
+            self.claimed, self.external_id = sent
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self._let_go(claimed, exc)
+            raise
+
+    def _let_go(self, claimed: Claimed, exc: BaseException) -> None:
+        """Whatever ended the send, the lease is not kept (``send`` already released it on the errors it knows)."""
+        if isinstance(exc, LostWindow):
+            return
+        try:
+            self.store.release_lease(claimed.id, claimed.token)
+        except ArtificeError as failure:
+            LOG.warning("tenant %s %s: could not release window %s: %s",
+                        claimed.tenant.id, claimed.window.label, claimed.id, failure)  # fmt: skip
 
     def _stop_before_sending(self, claimed: Claimed, exc: BaseException) -> None:
         if isinstance(exc, LostWindow):

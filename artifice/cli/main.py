@@ -9,14 +9,14 @@ from collections.abc import Sequence
 
 from oslo_config import cfg
 
+from artifice.billing.months import MonthLoop, Outcome, due_months, last_due
 from artifice.cli import render, run
-from artifice.daemon.schedule import last_due
 from artifice.exceptions import ArtificeError, InputError
 from artifice.model import Tenant
-from artifice.pipeline import BillResult, Pipeline
+from artifice.pipeline import Pipeline, refuse_unfinished
 from artifice.store import db
 from artifice.store.windows import WindowStore
-from artifice.timeutil import parse_month, utcnow
+from artifice.timeutil import Window, parse_month, utcnow
 
 
 def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,6 +26,11 @@ def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     who.add_argument("--all", action="store_true", help="Bill every tenant with usage.")
     bill.add_argument("--month", required=True, help="Month to bill, YYYY-MM (UTC).")
     bill.add_argument("--dry-run", action="store_true", help="Print the invoice; write nothing.")
+    bill.add_argument(
+        "--force-tenant",
+        action="store_true",
+        help="Bill --tenant even if neither Keystone nor telemetry knows it (a project id, not a name).",
+    )
     bill.add_argument(
         "--rebill",
         action="store_true",
@@ -37,7 +42,7 @@ def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     reconcile = subparsers.add_parser(
         "reconcile", help="Record what the ERP holds for a window left needs_reconciliation."
     )
-    reconcile.add_argument("--window", type=int, required=True, help="Window id, from `artifice windows`.")
+    reconcile.add_argument("--window", type=_window_id, required=True, help="Window id, from `artifice windows`.")
     reconcile.add_argument(
         "--as",
         dest="outcome",
@@ -46,6 +51,12 @@ def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         help="committed: the ERP has the invoice; failed: it does not (the month is billed again).",
     )
     reconcile.add_argument("--external-id", help="The ERP's id of the invoice (with --as committed).")
+
+
+def _window_id(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a window id (a number from `artifice windows`)")
+    return int(text)
 
 
 command_opt = cfg.SubCommandOpt("command", title="Commands", handler=_add_parsers)
@@ -65,8 +76,9 @@ def _dispatch(conf: cfg.ConfigOpts) -> int:
         print(render.windows_text(store.windows(conf.command.tenant)))
         return 0
     if conf.command.name == "status":
-        due = last_due(utcnow(), dt.timedelta(seconds=conf.daemon.bill_delay))
-        print(render.status_text(store.windows(), due))
+        delay = dt.timedelta(seconds=conf.daemon.bill_delay)
+        due = due_months(utcnow(), delay, conf.daemon.first_month, store.listed_months())
+        print(render.status_text(store.tenant_status(due), due[-1] if due else last_due(utcnow(), delay)))
         return 0
     committed = conf.command.outcome == "committed"
     row = store.reconcile(
@@ -78,34 +90,59 @@ def _dispatch(conf: cfg.ConfigOpts) -> int:
 
 def _bill(conf: cfg.ConfigOpts) -> int:
     window = parse_month(conf.command.month)
-    pipeline = Pipeline.from_config(conf)
-    dry_run = conf.command.dry_run
+    dry_run, rebill = conf.command.dry_run, conf.command.rebill
+    if not dry_run:
+        refuse_unfinished(window, utcnow())
+    loop = MonthLoop(Pipeline.from_config(conf))
     if conf.command.tenant:
-        tenant_id = conf.command.tenant.strip()
-        if not tenant_id:
-            raise InputError("--tenant is empty")
-        print(render.invoice_text(pipeline.bill(Tenant(tenant_id), window, dry_run, conf.command.rebill)))
+        tenant = _known_tenant(loop, window, conf.command.tenant, dry_run, conf.command.force_tenant)
+        print(render.invoice_text(loop.pipeline.bill(tenant, window, dry_run, rebill)))
         return 0
-    if conf.command.rebill:
+    if rebill:
         raise InputError("--rebill takes one --tenant: re-billing is decided tenant by tenant")
     failures = 0
-    for outcome in pipeline.bill_all(window, dry_run, _progress if sys.stderr.isatty() else None):
-        if isinstance(outcome, BillResult):
-            _print_outcome(outcome, dry_run)
-        else:
-            tenant, error = outcome
+    progress = _progress if sys.stderr.isatty() else None
+    outcomes = loop.preview(window) if dry_run else loop.bill(window, progress=progress)
+    for outcome in outcomes:
+        if outcome.error is not None:
             failures += 1
-            print(f"tenant {tenant.id}: FAILED: {error}", file=sys.stderr)
+            print(f"tenant {outcome.tenant.id}: FAILED: {outcome.error}", file=sys.stderr)
+        else:
+            _print_outcome(outcome, dry_run)
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr)
+    if not dry_run:
+        print(f"{window.label}: {loop.listed} tenant(s), {loop.listed - loop.due} of them billed before")
     if failures:
         raise ArtificeError(f"{failures} tenant(s) failed for {window.label}; see the messages above")
     return 0
 
 
-def _print_outcome(result: BillResult, dry_run: bool) -> None:
-    if result.state == "skipped":
-        print(f"tenant {result.tenant.id}: skipped: {result.note}")
+def _known_tenant(loop: MonthLoop, window: Window, text: str, dry_run: bool, force: bool) -> Tenant:
+    """The project ``--tenant`` names, as Keystone or telemetry knows it (with its name)."""
+    tenant_id = text.strip()
+    if not tenant_id:
+        raise InputError("--tenant is empty")
+    if force:
+        return Tenant(tenant_id)
+    tenants = loop.pipeline.tenants(window) if dry_run else loop.tenants(window, relist=True)
+    known = {t.id: t for t in tenants}
+    if tenant_id in known:
+        return known[tenant_id]
+    named = [t.id for t in tenants if t.name == tenant_id]
+    if named:
+        raise InputError(f"--tenant {tenant_id} is the name of project {', '.join(named)}: give its id")
+    keystone = "Keystone" if loop.pipeline.conf.tenants.from_keystone else "Keystone (not asked: from_keystone)"
+    raise InputError(
+        f"--tenant {tenant_id} is not a project of {keystone} nor one with usage in {window.label}; "
+        "check the id, or pass --force-tenant to bill it anyway"
+    )
+
+
+def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
+    result = outcome.result
+    if result is None:
+        print(f"tenant {outcome.tenant.id}: skipped: {outcome.skipped}")
     elif dry_run:
         print(render.invoice_text(result) + "\n")
     else:

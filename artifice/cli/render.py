@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
 from artifice.pipeline import BillResult
+from artifice.store.listings import TenantStatus
 from artifice.store.models import BillingWindow
 from artifice.timeutil import Window
 
@@ -51,26 +51,11 @@ def _row(ident: str, tenant: str, period: str, rev: str, state: str, total: str,
     return f"{ident:>6} {tenant:<34} {period:<8} {rev:>3} {state:<20} {total:>12} {currency:<8} {detail}"
 
 
-def status_text(rows: Iterable[BillingWindow], due: Window) -> str:
-    """Per tenant: the newest billed month, how many due months are not billed, the last error."""
-    last: dict[str, BillingWindow] = {}
-    errors: dict[str, BillingWindow] = {}
-    for row in rows:  # ordered by tenant, then period
-        if row.kind == "invoice" and row.state == "committed":
-            last[row.tenant_id] = row
-        elif row.error and row.state != "committed":
-            errors[row.tenant_id] = row
+def status_text(statuses: Iterable[TenantStatus], due: Window) -> str:
+    """Per tenant: the newest billed month, how many due months are not billed, the newest error."""
     out = [f"{'tenant':<34} {'last billed':<11} {'lag':>4}  last error   (due: {due.label})"]
-    for tenant in sorted(last.keys() | errors.keys()):
-        billed = last.get(tenant)
-        lag = _months(billed.period_start, due.start) if billed else ""
-        error = errors.get(tenant)
-        newer = error and (billed is None or error.updated_at > billed.updated_at)
-        detail = f"{Window(error.period_start, error.period_end).label}: {error.error}" if error and newer else ""
-        label = Window(billed.period_start, billed.period_end).label if billed else "never"
-        out.append(f"{tenant:<34} {label:<11} {lag!s:>4}  {detail}")
+    for status in statuses:
+        tenant = f"{status.tenant_id} ({status.tenant_name})" if status.tenant_name else status.tenant_id
+        label = status.last_billed.label if status.last_billed else "never"
+        out.append(f"{tenant:<34} {label:<11} {status.lag:>4}  {status.error}".rstrip())
     return "\n".join(out) if len(out) > 1 else "no billing windows yet"
-
-
-def _months(billed: dt.datetime, due: dt.datetime) -> int:
-    return max(0, (due.year - billed.year) * 12 + due.month - billed.month)

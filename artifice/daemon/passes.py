@@ -1,4 +1,7 @@
-"""One billing pass and one estimate pass, as the daemon's jobs run them."""
+"""One billing pass and one estimate pass, as the daemon's jobs run them.
+
+The two jobs may run at the same time, so each has a pipeline of its own (its own batch reader).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ import time
 
 from oslo_config import cfg
 
+from artifice.billing.months import MonthLoop, Outcome, due_months
 from artifice.daemon import metrics
 from artifice.daemon.partition import Partition
-from artifice.daemon.schedule import due_months, first_month, last_due
-from artifice.exceptions import ArtificeError, WindowConflict
+from artifice.exceptions import ArtificeError
 from artifice.pipeline import Pipeline
 from artifice.timeutil import Window, utcnow
 
@@ -22,17 +25,47 @@ LOG = logging.getLogger("artifice.daemon")
 
 @dataclasses.dataclass
 class PassReport:
+    months: list[Window] = dataclasses.field(default_factory=list)
     committed: int = 0
     failed: int = 0
     skipped: int = 0
+
+
+class Progress:
+    """When a pass last moved: the watchdog stops answering systemd when a pass stalls."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._moved = time.monotonic()
+
+    def started(self) -> None:
+        with self._lock:
+            self._running += 1
+            self._moved = time.monotonic()
+
+    def moved(self) -> None:
+        with self._lock:
+            self._moved = time.monotonic()
+
+    def finished(self) -> None:
+        with self._lock:
+            self._running -= 1
+            self._moved = time.monotonic()
+
+    def stalled(self, seconds: float) -> bool:
+        with self._lock:
+            return self._running > 0 and time.monotonic() - self._moved > seconds
 
 
 class BillingPasses:
     def __init__(self, conf: cfg.ConfigOpts, stopping: threading.Event, partition: Partition | None = None) -> None:
         self.conf = conf
         self.stopping = stopping
-        self.pipeline = Pipeline.from_config(conf)
+        self.billing = Pipeline.from_config(conf)
+        self.estimates = Pipeline.from_config(conf)
         self.partition = partition or Partition(conf.daemon.coordination_url, conf.daemon.coordination_group)
+        self.progress = Progress()
 
     def reconfigured(self, conf: cfg.ConfigOpts) -> BillingPasses:
         """The passes of a reloaded configuration; coordination is kept unless its settings changed."""
@@ -47,94 +80,86 @@ class BillingPasses:
 
     def months(self, now: dt.datetime) -> list[Window]:
         delay = dt.timedelta(seconds=self.conf.daemon.bill_delay)
-        first = first_month(self.conf.daemon.first_month, self.pipeline.store.newest_billed(), now, delay)
-        return due_months(first, now, delay)
+        return due_months(now, delay, self.conf.daemon.first_month, self.billing.store.listed_months())
+
+    def backoff(self, failures: int) -> dt.timedelta:
+        """How long a tenant-month that failed ``failures`` times waits before the next try."""
+        seconds = self.conf.daemon.run_interval * 2 ** min(max(failures - 1, 0), 30)
+        return dt.timedelta(seconds=min(seconds, self.conf.daemon.retry_backoff_max))
 
     def bill_due(self) -> PassReport:
-        """Bill every due month, oldest first; stop between tenants when asked to."""
+        """Bill every due tenant-month this daemon owns, oldest month first; stop between tenants when asked."""
         report = PassReport()
         started = time.monotonic()
-        for window in self.months(utcnow()):
-            if self.stopping.is_set():
-                break
-            self._bill_month(window, report)
+        self.progress.started()
+        try:
+            ring = self.partition.ring()
+            loop = MonthLoop(self.billing, lambda t: self.partition.owns(ring, t), self.stopping)
+            for window in self.months(utcnow()):
+                if self.stopping.is_set():
+                    break
+                report.months.append(window)
+                self._bill_month(loop, window, report)
+        finally:
+            self.progress.finished()
         metrics.PASS_SECONDS.observe(time.monotonic() - started)
         self._record_lag()
-        if report.committed or report.failed:
-            LOG.info(
-                "billing pass: %s committed, %s failed, %s skipped", report.committed, report.failed, report.skipped
-            )
+        months = ", ".join(m.label for m in report.months) or "none"
+        LOG.info("billing pass: months due %s: %s committed, %s failed, %s skipped (%.1f s)", months,
+                 report.committed, report.failed, report.skipped, time.monotonic() - started)  # fmt: skip
         return report
 
-    def _bill_month(self, window: Window, report: PassReport) -> None:
+    def _bill_month(self, loop: MonthLoop, window: Window, report: PassReport) -> None:
         try:
-            tenants = self.pipeline.tenants(window)
-        except ArtificeError as exc:
-            LOG.error("run %s: %s: cannot list tenants: %s", self.pipeline.run_id, window.label, exc)
+            for outcome in loop.bill(window, relist=False, backoff=self.backoff):
+                self.progress.moved()
+                self._count(outcome, report)
+        except ArtificeError as exc:  # the month's tenants could not be listed: the next pass tries again
+            LOG.error("run %s: %s: cannot list tenants: %s", self.billing.run_id, window.label, exc)
             metrics.FAILURES.inc()
             report.failed += 1
-            return
-        settled = self.pipeline.store.settled_tenants(window)
-        ring = self.partition.ring()
-        mine = [t for t in tenants if t.id not in settled and self.partition.owns(ring, t.id)]
-        self.pipeline.plan(window, mine)
-        for tenant in mine:
-            if self.stopping.is_set():
-                return
-            try:
-                result = self.pipeline.bill(tenant, window)
-            except WindowConflict as exc:  # another daemon holds it, or an operator must act
-                LOG.info("run %s: tenant %s %s skipped: %s", self.pipeline.run_id, tenant.id, window.label, exc)
-                report.skipped += 1
-            except ArtificeError as exc:
-                LOG.error("run %s: tenant %s %s failed: %s", self.pipeline.run_id, tenant.id, window.label, exc)
-                metrics.FAILURES.inc()
-                report.failed += 1
-            else:
-                metrics.BILLED.inc()
-                report.committed += 1
-                LOG.info(
-                    "run %s: tenant %s %s committed %s total %s %s",
-                    self.pipeline.run_id,
-                    tenant.id,
-                    window.label,
-                    result.reference,
-                    result.total,
-                    result.currency,
-                )
+
+    def _count(self, outcome: Outcome, report: PassReport) -> None:
+        what = f"run {self.billing.run_id}: tenant {outcome.tenant.id} {outcome.window.label}"
+        if outcome.error is not None:
+            LOG.error("%s failed: %s", what, outcome.error)
+            metrics.FAILURES.inc()
+            report.failed += 1
+        elif outcome.skipped:
+            LOG.info("%s skipped: %s", what, outcome.skipped)
+            report.skipped += 1
+        else:
+            metrics.BILLED.inc()
+            report.committed += 1
 
     def _record_lag(self) -> None:
         if not metrics.ENABLED:
             return
-        due = last_due(utcnow(), dt.timedelta(seconds=self.conf.daemon.bill_delay))
-        for tenant_id, billed in self.pipeline.store.last_billed().items():
-            metrics.LAG.labels(tenant=tenant_id).set(_months_between(billed, due))
+        try:
+            statuses = self.billing.store.tenant_status(self.months(utcnow()))
+        except ArtificeError as exc:
+            LOG.warning("lag metric not updated: %s", exc)
+            return
+        metrics.LAG.clear()
+        for status in statuses:
+            metrics.LAG.labels(tenant=status.tenant_id).set(status.lag)
 
     def estimate(self) -> int:
         """Store month-to-date estimates of this daemon's tenants; nothing is sent to the ERP."""
-        now = utcnow()
-        month = Window.month(now.year, now.month)
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        if hour <= month.start:
-            return 0
-        window = Window(month.start, hour)
-        ring = self.partition.ring()
+        self.progress.started()
         stored = 0
-        mine = [t for t in self.pipeline.tenants(window) if self.partition.owns(ring, t.id)]
-        self.pipeline.plan(window, mine)
-        for tenant in mine:
-            if self.stopping.is_set():
-                break
-            try:
-                result = self.pipeline.bill(tenant, window, dry_run=True)
-            except ArtificeError as exc:
-                LOG.warning("estimate of tenant %s %s failed: %s", tenant.id, window, exc)
-                continue
-            self.pipeline.store.save_estimate(tenant, window, result.currency, result.lines, now)
-            stored += 1
-        LOG.info("month-to-date estimates stored for %s tenant(s) up to %s", stored, hour.isoformat())
+        try:
+            ring = self.partition.ring()
+            loop = MonthLoop(self.estimates, lambda t: self.partition.owns(ring, t), self.stopping)
+            for outcome in loop.estimate(utcnow()):
+                self.progress.moved()
+                if outcome.error is not None:
+                    LOG.warning("estimate of tenant %s %s failed: %s", outcome.tenant.id, outcome.window, outcome.error)
+                else:
+                    stored += 1
+        except ArtificeError as exc:
+            LOG.error("estimates: %s", exc)
+        finally:
+            self.progress.finished()
+        LOG.info("month-to-date estimates stored for %s tenant(s)", stored)
         return stored
-
-
-def _months_between(billed: Window, due: Window) -> int:
-    return max(0, (due.start.year - billed.start.year) * 12 + due.start.month - billed.start.month)

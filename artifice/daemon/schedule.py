@@ -1,20 +1,20 @@
-"""What the daemon bills, derived from the calendar and the database, never from its memory."""
+"""The daemon's options: when it bills, how it splits tenants, what it exports.
+
+What is due comes from the calendar and the database (``artifice.billing.months``), never from
+the daemon's memory.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from oslo_config import cfg
-
-from artifice.timeutil import Window, parse_month
 
 daemon_opts = [
     cfg.StrOpt(
         "first_month",
         default="",
         help="First month the daemon bills (YYYY-MM); earlier months are left to `artifice bill`. "
-        "Empty: the month after the newest billed window in the database, or the last due month "
-        "when the database holds none.",
+        "Empty: the oldest month already listed in the database (by a pass or `artifice bill`), or only "
+        "the newest due month when it holds none.",
     ),
     cfg.IntOpt(
         "bill_delay",
@@ -24,6 +24,20 @@ daemon_opts = [
         "2 days and 2 hours, bills October on 3 November at 02:00 UTC.",
     ),
     cfg.IntOpt("run_interval", default=3600, min=1, help="Seconds between billing passes."),
+    cfg.IntOpt(
+        "retry_backoff_max",
+        default=86400,
+        min=1,
+        help="Longest wait in seconds before a failed tenant-month is tried again. The wait is "
+        "run_interval after the first failure and doubles with each failure up to this.",
+    ),
+    cfg.IntOpt(
+        "stall_timeout",
+        default=3600,
+        min=10,
+        help="Seconds a billing pass may go without finishing a tenant before the daemon stops "
+        "answering systemd's watchdog, so that systemd restarts it (with WatchdogSec set).",
+    ),
     cfg.IntOpt(
         "misfire_grace_time",
         default=900,
@@ -51,36 +65,3 @@ daemon_opts = [
     ),
     cfg.HostAddressOpt("prometheus_host", default="127.0.0.1", help="Address the metrics endpoint listens on."),
 ]
-
-
-def last_due(now: dt.datetime, delay: dt.timedelta) -> Window:
-    """The newest month whose end plus ``delay`` has passed."""
-    month = Window.month(now.year, now.month)
-    while month.end + delay > now:
-        previous = month.start - dt.timedelta(days=1)
-        month = Window.month(previous.year, previous.month)
-    return month
-
-
-def next_month(month: Window) -> Window:
-    return Window.month(month.end.year, month.end.month)
-
-
-def due_months(first: Window, now: dt.datetime, delay: dt.timedelta) -> list[Window]:
-    """Complete months from ``first`` on whose billing time has come, oldest first."""
-    last = last_due(now, delay)
-    months = []
-    month = first
-    while month.start <= last.start:
-        months.append(month)
-        month = next_month(month)
-    return months
-
-
-def first_month(setting: str, newest_billed: Window | None, now: dt.datetime, delay: dt.timedelta) -> Window:
-    """Where catching up starts: the setting, else after the newest billed month, else the last due."""
-    if setting:
-        return parse_month(setting)
-    if newest_billed is not None:
-        return next_month(Window.month(newest_billed.start.year, newest_billed.start.month))
-    return last_due(now, delay)

@@ -40,6 +40,7 @@ class Daemon:
         self.argv = list(argv)
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
+        self.stall_reported = False
         # Before joining the ring: a stop during start-up is a clean stop too.
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
@@ -64,7 +65,7 @@ class Daemon:
         watchdog = _watchdog_interval()
         while not self.stopping.wait(watchdog or 1.0):
             if watchdog:
-                self.notifier.notify("WATCHDOG=1")
+                self._answer_watchdog()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self._reload()
@@ -74,6 +75,16 @@ class Daemon:
         self.passes.partition.leave()
         LOG.info("stopped")
         return 0
+
+    def _answer_watchdog(self) -> None:
+        """Tell systemd all is well, unless a pass has stalled: then let systemd restart the daemon."""
+        limit = self.passes.conf.daemon.stall_timeout
+        if not self.passes.progress.stalled(limit):
+            self.notifier.notify("WATCHDOG=1")
+            self.stall_reported = False
+        elif not self.stall_reported:
+            LOG.error("a pass made no progress for %s s ([daemon] stall_timeout): not answering the watchdog", limit)
+            self.stall_reported = True
 
     def _schedule(self, conf: cfg.ConfigOpts) -> None:
         now = utcnow()
@@ -95,11 +106,15 @@ class Daemon:
         self.notifier.notify("RELOADING=1")
         try:
             conf = config.load(self.argv, common_cli_opts)
-            self.passes = self.passes.reconfigured(conf)
+            config.warn_unknown(conf)
+            passes = self.passes.reconfigured(conf)
             self._schedule(conf)
+            self.passes = passes
             LOG.info("configuration reloaded from %s", ", ".join(config.config_files(conf)) or "defaults")
         except ArtificeError as exc:
             LOG.error("configuration not reloaded, keeping the running one: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new config, keep serving the old one
+            LOG.error("configuration not reloaded, keeping the running one: %s: %s", exc.__class__.__name__, exc)
         self.notifier.notify("READY=1")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -119,14 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
 
     def serve(conf: cfg.ConfigOpts) -> int:
-        logging.getLogger().setLevel(logging.DEBUG if conf.debug else logging.INFO)
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         started = time.monotonic()
         code = Daemon(args, conf).serve()
         LOG.info("ran %.0f s", time.monotonic() - started)
         return code
 
-    return run("artifice-daemon", args, [], serve)
+    return run("artifice-daemon", args, [], serve, service=True)
 
 
 if __name__ == "__main__":

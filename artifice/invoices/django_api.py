@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from artifice.exceptions import CommitError, ConfigError, TransientCommitError
+from artifice.exceptions import ArtificeError, CommitError, ConfigError, TransientCommitError
 from artifice.invoice import Invoice, Item, LineValue
 from artifice.invoices import erp_http
 from artifice.invoices.rates import RateTable
@@ -109,10 +109,15 @@ class DjangoInvoice(Invoice):
         if location and segments:
             self.external_id = segments[-1]
             return
-        # Saved, but the answer does not say under which id: ask by reference.
-        self.external_id = self.lookup(self.reference or "")
+        # Saved, but the answer does not say under which id: ask by reference. Whatever that
+        # lookup meets, the invoice was accepted: it is an unknown outcome, never a refusal.
+        where = f"POST {erp_http.safe_url(url)}: HTTP {response.status_code} without Location"
+        try:
+            self.external_id = self.lookup(self.reference or "")
+        except ArtificeError as exc:
+            raise TransientCommitError(f"{where}, and looking it up failed: {exc}") from None
         if self.external_id is None:
-            raise TransientCommitError(f"POST {erp_http.safe_url(url)}: HTTP {response.status_code} without Location")
+            raise TransientCommitError(where)
 
     def lookup(self, reference: str) -> str | None:
         """The ERP id (``id_facture``) of the invoice whose ``num_facture`` is ``reference``, or None."""
@@ -125,15 +130,15 @@ class DjangoInvoice(Invoice):
                 raise erp_http.refuse("GET", response, self.secrets)
             try:
                 page = response.json()
-                objects, meta = page["objects"], page.get("meta") or {}
-            except (ValueError, KeyError, TypeError):
+                objects, meta = list(page["objects"]), dict(page.get("meta") or {})
+                for invoice in objects:
+                    if isinstance(invoice, dict) and invoice.get("num_facture") == reference:
+                        return _invoice_id(invoice)
+                if not meta.get("next") or not objects:
+                    return None
+                offset = int(meta.get("offset") or offset) + len(objects)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise TransientCommitError(f"GET {erp_http.safe_url(url)}: answer is not a tastypie list") from None
-            for invoice in objects:
-                if isinstance(invoice, dict) and invoice.get("num_facture") == reference:
-                    return _invoice_id(invoice)
-            if not meta.get("next") or not objects:
-                return None
-            offset = int(meta.get("offset") or offset) + len(objects)
 
 
 def _invoice_id(invoice: dict[str, Any]) -> str | None:

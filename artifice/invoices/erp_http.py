@@ -132,9 +132,15 @@ def _never_connected(exc: requests.RequestException) -> bool:
 
 
 def refuse(method: str, response: requests.Response, secrets: Iterable[str] = ()) -> CommitError:
-    """The CommitError for a 3xx or 4xx answer, carrying the ERP's error text."""
+    """The error for a 3xx or 4xx answer, carrying the ERP's text.
+
+    A 4xx is a refusal (CommitError: nothing was done). A redirect is not one: an ERP may answer
+    303 See Other once it has created the invoice, so it is an unknown outcome (TransientCommitError).
+    """
     text = mask(error_text(response), secrets)
     where = f"{method} {safe_url(response.url)}"
+    if 300 <= response.status_code < 400:
+        return TransientCommitError(f"{where}: HTTP {response.status_code} {response.reason}, not followed".rstrip())
     return CommitError(f"{where} refused: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
 
 

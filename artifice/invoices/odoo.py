@@ -165,6 +165,8 @@ class OdooInvoice(Invoice):
     def add_line(self, item: Item) -> None:
         if self.rates is not None:
             self.rates.check_unit(item)
+        if self.use_products and item[2].item_type == "USAGE":
+            self._product(item[1])  # refused now, before anything is sent, if Odoo has no such product
         super().add_line(item)
 
     def invoice_lines(self) -> list[list[Any]]:

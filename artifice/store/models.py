@@ -30,7 +30,7 @@ from artifice.store.types import ExactDecimal, UTCDateTime
 __all__ = [
     "ADJUSTMENT", "CLAIMED", "COMMITTED", "COMMITTING", "ESTIMATE", "ESTIMATED", "FAILED", "INVOICE",
     "NEEDS_RECONCILIATION", "PLUGIN_ITEM_TYPES", "RATED", "RESUMABLE", "STATES", "USAGE",
-    "Base", "BillingWindow", "InvoiceLine", "InvoiceTag", "LineResource",
+    "Base", "BillingMonth", "BillingWindow", "InvoiceLine", "InvoiceTag", "LineResource", "TenantMonth",
 ]  # fmt: skip
 
 
@@ -70,6 +70,7 @@ class BillingWindow(Base):
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)  # fences the holder's writes
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # database clock
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # send attempts, across runs
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # times it ended failed (the daemon backs off)
     uncertain_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -125,3 +126,27 @@ class InvoiceTag(Base):
     window_id: Mapped[int] = mapped_column(ForeignKey("billing_windows.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(String(255), default="")
+
+
+class BillingMonth(Base):
+    """A month whose tenants were listed (telemetry and Keystone) for billing."""
+
+    __tablename__ = "billing_months"
+
+    period_start: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    listed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    tenants: Mapped[int] = mapped_column(Integer)
+
+
+class TenantMonth(Base):
+    """A tenant to be billed for a month: due until its invoice is committed."""
+
+    __tablename__ = "tenant_months"
+    __table_args__ = (Index("ix_tenant_months_period", "period_start", "period_end"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_start: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    tenant_name: Mapped[str] = mapped_column(String(255), default="")
+    listed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -84,11 +84,7 @@ class Transitions(StoreBase):
         token = uuid.uuid4().hex
         taken = session.execute(
             update(BillingWindow)
-            .where(
-                BillingWindow.id == row.id,
-                BillingWindow.state == row.state,
-                BillingWindow.lease_token.is_not_distinct_from(row.lease_token),
-            )
+            .where(*_unchanged_since_read(row))  # a holder that renewed or moved on meanwhile wins
             .values(self._lease_values(token, run_id, now))
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
@@ -176,8 +172,8 @@ class Transitions(StoreBase):
         return dataclasses.replace(moved, uncertain_since=uncertain_since)
 
     def committed(self, claimed: Claimed, external_id: str | None) -> Claimed:
-        """The ERP has it (it answered, or a lookup found it)."""
-        expected = (model.COMMITTING, model.NEEDS_RECONCILIATION)
+        """The ERP has it (it answered, or a lookup found it, also for a window re-claimed after a refusal)."""
+        expected = (model.RATED, model.COMMITTING, model.NEEDS_RECONCILIATION)
         values = {"external_id": external_id, "error": None, **_released()}
         return self._advance(claimed, expected, model.COMMITTED, values, committed_at=True)
 
@@ -191,13 +187,23 @@ class Transitions(StoreBase):
 
         Refused (``StoreError``) once an attempt's outcome is unknown: uncertainty is sticky.
         """
-        values = {"error": error, **_released()}
+        values = {"error": error, "failures": BillingWindow.failures + 1, **_released()}
         return self._advance(claimed, model.RESUMABLE, model.FAILED, values, certain=True)
 
     def unsettled(self, claimed: Claimed, error: str) -> Claimed:
         """The ERP may hold the invoice and a lookup cannot tell: a lookup or an operator must settle it."""
         expected = (model.COMMITTING, model.NEEDS_RECONCILIATION)
         return self._advance(claimed, expected, model.NEEDS_RECONCILIATION, {"error": error, **_released()})
+
+    def release_lease(self, window_id: int, token: str) -> bool:
+        """Give the lease up whatever the state (after an unexpected error); False if it was not ours."""
+        with self._write() as session:
+            released = session.execute(
+                update(BillingWindow)
+                .where(BillingWindow.id == window_id, BillingWindow.lease_token == token)
+                .values(_released())
+            )
+            return bool(released.rowcount == 1)  # type: ignore[attr-defined]
 
     def release(self, claimed: Claimed, error: str | None) -> Claimed:
         """Give the lease up, state unchanged, so that the next run (in any process) resumes at once."""
@@ -253,8 +259,9 @@ class Transitions(StoreBase):
 
     def reconcile(self, window_id: int, committed: bool, external_id: str | None, note: str) -> BillingWindow:
         """An operator's verdict after checking the ERP: it holds the invoice, or it does not."""
-        uncertain = (model.COMMITTING, model.NEEDS_RECONCILIATION)
-        allowed = uncertain if committed else (*model.RESUMABLE, model.NEEDS_RECONCILIATION)
+        # The operator has looked: "it is there" settles any window not being rated; "it is not" any unfinished one.
+        there = (model.RATED, model.COMMITTING, model.NEEDS_RECONCILIATION, model.FAILED)
+        allowed = there if committed else (*model.RESUMABLE, model.NEEDS_RECONCILIATION)
         with self._write() as session:
             now = self.database_now(session)
             row = session.get(BillingWindow, window_id)
@@ -275,15 +282,13 @@ class Transitions(StoreBase):
                 values.update(state=model.COMMITTED, external_id=external_id, committed_at=now, error=None)
             else:
                 values.update(state=model.FAILED, error=note, uncertain_since=None)
-            moved = session.execute(
-                update(BillingWindow)
-                .where(
-                    BillingWindow.id == window_id,
-                    BillingWindow.state == row.state,
-                    BillingWindow.lease_token.is_not_distinct_from(row.lease_token),
-                )
-                .values(values)
-            )
+            try:
+                moved = session.execute(update(BillingWindow).where(*_unchanged_since_read(row)).values(values))
+            except IntegrityError as exc:
+                raise StoreError(
+                    f"billing window {window_id}: another window of this tenant overlaps it and is not failed; "
+                    "`artifice windows` shows it"
+                ) from exc
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise StoreError(f"billing window {window_id} changed meanwhile; look at it again")
             session.refresh(row)
@@ -311,6 +316,16 @@ class Transitions(StoreBase):
                 session.add(row)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store the estimate of tenant {tenant.id}: {db.describe(exc)}") from exc
+
+
+def _unchanged_since_read(row: BillingWindow) -> tuple[Any, ...]:
+    """WHERE clauses true only if nobody moved or renewed the window since ``row`` was read."""
+    return (
+        BillingWindow.id == row.id,
+        BillingWindow.state == row.state,
+        BillingWindow.lease_token.is_not_distinct_from(row.lease_token),
+        BillingWindow.lease_expires_at.is_not_distinct_from(row.lease_expires_at),
+    )
 
 
 def _released() -> dict[str, Any]:
@@ -374,6 +389,7 @@ def new_window(tenant: Tenant, window: Window, state: str, kind: str, revision: 
         owner="",
         owner_proof="",
         attempts=0,
+        failures=0,
         created_at=now,
         updated_at=now,
     )

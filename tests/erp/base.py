@@ -5,7 +5,8 @@ A server can be told, by a method (in-process fixture) or by ``POST /_control``
 
 - ``fail``: answer with an HTTP status (500, 503, 429) without doing anything;
 - ``hang``: sleep ``seconds`` (longer than the client's timeout), then do the work;
-- ``drop``: do the work (save the invoice), then close the socket without answering.
+- ``drop``: do the work (save the invoice), then close the socket without answering;
+- ``redirect``: do the work, then answer 303 See Other instead of the real answer.
 
 With ``chaos`` (``--chaos P``), each request not otherwise planned meets one of those at random
 with probability P: a 503, a 429, a hang of ``chaos_hang`` seconds (``--chaos-hang``), or a drop.
@@ -41,7 +42,7 @@ REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gat
 
 @dataclasses.dataclass
 class Fault:
-    kind: str  # fail | hang | drop
+    kind: str  # fail | hang | drop | redirect
     status: int = 503
     seconds: float = 0.0
     match: str = ""
@@ -131,6 +132,9 @@ class ContractServer(ThreadingHTTPServer):
     def drop_next(self, count: int = 1, match: str = "") -> None:
         self.plan.add(Fault("drop", match=match), count)
 
+    def redirect_next(self, count: int = 1, match: str = "") -> None:
+        self.plan.add(Fault("redirect", match=match), count)
+
     def chaos_fault(self) -> Fault | None:
         """A random fault, with probability ``chaos``."""
         with self.lock:
@@ -213,6 +217,8 @@ class ContractHandler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if fault and fault.kind == "redirect":
+            reply = Reply(303, b"", {"Location": "/"})
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:

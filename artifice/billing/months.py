@@ -1,0 +1,137 @@
+"""The one month loop: ``artifice bill --all``, the daemon's billing passes and its estimates.
+
+A month is billed only once it has ended. Its tenants are listed from telemetry and Keystone and
+recorded (``artifice.store.listings``), so that each tenant-month stays due until its invoice is
+committed, whatever happens to other tenants or later months. The loop bills the due tenants one
+by one, those this process owns on the ring, and goes on past a tenant that fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+from artifice.exceptions import ArtificeError, WindowConflict
+from artifice.model import Tenant
+from artifice.pipeline import BillResult, Pipeline, refuse_unfinished
+from artifice.store.listings import Backoff
+from artifice.timeutil import Window, parse_month, utcnow
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What billing one tenant-month came to."""
+
+    tenant: Tenant
+    window: Window
+    result: BillResult | None = None  # committed, or a dry run
+    error: ArtificeError | None = None  # it failed: the month stays due
+    skipped: str = ""  # another run holds it, or it waits for an operator
+
+
+def due_months(now: dt.datetime, delay: dt.timedelta, first: str, listed: Sequence[Window]) -> list[Window]:
+    """Complete months whose billing time has come, oldest first, from ``first`` (YYYY-MM).
+
+    Without ``first``: from the oldest month already listed, else only the newest due month (a new
+    installation does not bill the past by itself; ``artifice bill`` does).
+    """
+    last = last_due(now, delay)
+    start = parse_month(first) if first else min((m for m in listed if m.is_month), default=last)
+    months = []
+    month = start
+    while month.start <= last.start:
+        months.append(month)
+        month = month.next()
+    return months
+
+
+def last_due(now: dt.datetime, delay: dt.timedelta) -> Window:
+    """The newest month whose end plus ``delay`` has passed."""
+    month = Window.month(now.year, now.month)
+    while month.end + delay > now:
+        month = month.previous()
+    return month
+
+
+class MonthLoop:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        owns: Callable[[str], bool] = lambda tenant_id: True,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.owns = owns
+        self.stopping = stopping or threading.Event()
+        self.listed = self.due = 0  # of the last month billed: tenants listed, and those due
+
+    def tenants(self, window: Window, relist: bool) -> list[Tenant]:
+        """The month's tenants: listed now (and recorded), or as recorded when listed before."""
+        store = self.pipeline.store
+        known = None if relist else store.listed(window)
+        if known is not None:
+            return known
+        tenants = self.pipeline.tenants(window)
+        store.record_listing(window, tenants)
+        return tenants
+
+    def bill(
+        self,
+        window: Window,
+        *,
+        relist: bool = True,
+        backoff: Backoff | None = None,
+        progress: Callable[[int, int, Tenant], None] | None = None,
+    ) -> Iterator[Outcome]:
+        """Bill every due tenant of a month that has ended."""
+        refuse_unfinished(window, utcnow())
+        store = self.pipeline.store
+        listed = self.tenants(window, relist)
+        due = store.due_tenants(window, listed, backoff)
+        mine = [t for t in due if self.owns(t.id)]
+        self.listed, self.due = len(listed), len(due)
+        self.pipeline.plan(window, mine)
+        for index, tenant in enumerate(mine):
+            if self.stopping.is_set():
+                return
+            if progress:
+                progress(index, len(mine), tenant)
+            yield self._bill(tenant, window)
+
+    def _bill(self, tenant: Tenant, window: Window) -> Outcome:
+        try:
+            return Outcome(tenant, window, result=self.pipeline.bill(tenant, window))
+        except WindowConflict as exc:
+            return Outcome(tenant, window, skipped=str(exc))
+        except ArtificeError as exc:
+            return Outcome(tenant, window, error=exc)
+
+    def preview(self, window: Window) -> Iterator[Outcome]:
+        """What billing every tenant of ``window`` would send (a dry run: nothing is written)."""
+        tenants = [t for t in self.pipeline.tenants(window) if self.owns(t.id)]
+        self.pipeline.plan(window, tenants)
+        for tenant in tenants:
+            if self.stopping.is_set():
+                return
+            try:
+                yield Outcome(tenant, window, result=self.pipeline.bill(tenant, window, dry_run=True))
+            except ArtificeError as exc:
+                yield Outcome(tenant, window, error=exc)
+
+    def estimate(self, now: dt.datetime) -> Iterator[Outcome]:
+        """Rate the running month up to the last full hour, per tenant, and store it as its estimate."""
+        month = Window.month(now.year, now.month)
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if hour <= month.start:
+            return
+        window = Window(month.start, hour)
+        for outcome in self.preview(window):
+            if outcome.result is not None:
+                result = outcome.result
+                self.pipeline.store.save_estimate(outcome.tenant, window, result.currency, result.lines, now)
+            yield outcome
