@@ -117,7 +117,6 @@ def test_failing_region_bills_nothing_and_a_later_run_bills_it(
     message = failed.stderr.strip()
     assert len(message.splitlines()) == 1 and tenant in message and broken in message, message
     assert not (tmp_path / "invoices").exists()
-    assert "failed" in cli("--config-file", str(conf), "windows").stdout
 
     ceilometer_conf(tmp_path, ceilometer)  # the region is back
     again = cli("--config-file", str(conf), "bill", "--tenant", tenant, "--month", "2026-10")

@@ -441,7 +441,8 @@ retry_wait = 0.1
             redis_server.stop()  # and coordination is down
             clock.move("2026-12-05T12:00:00+00:00")  # November is due
             wait_until(lambda: proxy.hangs > 0, 60, "a pass to meet the hanging telemetry")
-            time.sleep(3)
+            log = tmp_path / "daemon.log"
+            wait_until(lambda: "trying every tenant" in log.read_text(), 60, "the daemon to see coordination is down")
             proxy.hanging.clear()
             redis_server._run("start", redis_server.directory, str(redis_server.port))
             wait_until(lambda: len(committed(database)) == 9, 120, "every tenant-month")

@@ -11,7 +11,7 @@ from oslo_config import cfg
 
 from artifice.billing.months import MonthLoop, Outcome, due_months, last_due
 from artifice.cli import render, run
-from artifice.exceptions import ArtificeError, InputError
+from artifice.exceptions import ArtificeError, CollectionError, InputError
 from artifice.model import Tenant
 from artifice.pipeline import Pipeline, refuse_unfinished
 from artifice.store import db
@@ -125,7 +125,13 @@ def _known_tenant(loop: MonthLoop, window: Window, text: str, dry_run: bool, for
         raise InputError("--tenant is empty")
     if force:
         return Tenant(tenant_id)
-    tenants = loop.pipeline.tenants(window) if dry_run else loop.tenants(window, relist=True)
+    try:
+        tenants = loop.pipeline.tenants(window) if dry_run else loop.tenants(window, relist=True)
+    except CollectionError as exc:
+        raise CollectionError(
+            f"tenant {tenant_id} {window.label}: cannot ask Keystone and telemetry for the month's projects "
+            f"(--force-tenant skips that check): {exc}"
+        ) from exc
     known = {t.id: t for t in tenants}
     if tenant_id in known:
         return known[tenant_id]

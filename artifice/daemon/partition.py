@@ -14,6 +14,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 import uuid
 
 from tooz import coordination, hashring
@@ -24,6 +25,7 @@ LOG = logging.getLogger(__name__)
 # What leaving can raise besides tooz's own errors (a bad URL, a refused socket, a missing driver).
 _FAILURES = (coordination.ToozError, ValueError, OSError, ImportError)
 FIRST_JOIN_WAIT = 10.0  # seconds the daemon waits at start for its first view of the group
+STALE_AFTER = 10.0  # seconds after which a view of the group that could not be renewed is not used
 
 
 class Partition:
@@ -40,6 +42,8 @@ class Partition:
         self._stopped = threading.Event()
         self._first_view = threading.Event()
         self._failing = False
+        self._seen = 0.0  # time.monotonic() of the last view of the group
+        self._stale_reported = False
         if url:
             threading.Thread(target=self._keep_membership, name="coordination", daemon=True).start()
             if not self._first_view.wait(FIRST_JOIN_WAIT):
@@ -55,6 +59,8 @@ class Partition:
             else:
                 with self._lock:
                     self._members = frozenset(members)
+                    self._seen = time.monotonic()
+                    self._stale_reported = False
                 if self._failing:
                     LOG.info("coordination at %s is back: tenants are split between %d daemon(s)",
                              safe_url(self.url), len(members))  # fmt: skip
@@ -96,10 +102,19 @@ class Partition:
                 coordinator.stop()
 
     def ring(self) -> hashring.HashRing | None:
-        """The current ring of live members; None when every tenant is ours."""
+        """The current ring of live members; None when every tenant is ours.
+
+        A view older than ``STALE_AFTER`` is not used: the backend stopped answering (its driver
+        may retry for a minute before it says so), and the other daemons cannot see us either.
+        """
         with self._lock:
-            members = self._members
-        if not self.url or members is None:
+            members, age = self._members, time.monotonic() - self._seen
+            stale = members is not None and age > STALE_AFTER
+            report, self._stale_reported = stale and not self._stale_reported, self._stale_reported or stale
+        if report:
+            LOG.error("coordination at %s has not answered for %.0f s: trying every tenant until it does",
+                      safe_url(self.url), age)  # fmt: skip
+        if not self.url or members is None or stale:
             return None
         return hashring.HashRing(set(members) | {self.member.encode()})
 

@@ -209,7 +209,8 @@ def bill_in_child(module: str, conf_path: Path, env: dict[str, str] | None = Non
 def bill_month(conf_path: Path, month: str) -> dict[str, Any]:
     """(In the child) bill every tenant for ``month`` as ``artifice bill --all`` does; the figures."""
     from artifice import config
-    from artifice.pipeline import BillResult, Pipeline
+    from artifice.billing.months import MonthLoop
+    from artifice.pipeline import Pipeline
     from artifice.timeutil import parse_month
 
     rss_at_start = rss_mb()
@@ -220,14 +221,15 @@ def bill_month(conf_path: Path, month: str) -> dict[str, Any]:
     samples, total = 0, Decimal(0)
     with clock() as took:
         pipeline = Pipeline.from_config(conf)
-        for outcome in pipeline.bill_all(parse_month(month)):  # nothing kept, as the CLI
-            if not isinstance(outcome, BillResult):
-                errors.append(f"{outcome[0].id}: {outcome[1]}")
+        for outcome in MonthLoop(pipeline).bill(parse_month(month)):  # nothing kept, as the CLI
+            result = outcome.result
+            if result is None:
+                errors.append(f"{outcome.tenant.id}: {outcome.error or outcome.skipped}")
                 continue
-            billed.append(outcome.tenant.id)
-            total += outcome.total
-            samples += outcome.report.used
-            for line in outcome.lines:
+            billed.append(result.tenant.id)
+            total += result.total
+            samples += result.report.used
+            for line in result.lines:
                 quantities[line.service] = quantities.get(line.service, 0.0) + float(line.quantity)
     return {
         "billed": len(billed),
