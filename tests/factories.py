@@ -15,6 +15,10 @@ from artifice.usage.mapping import parse_mapping
 
 OCTOBER = Window.month(2026, 10)
 _ids = itertools.count()
+# As Ceilometer publishes them: running totals are cumulative, per-event counts delta, the rest gauges.
+COUNTER_TYPES = {
+    "network.incoming.bytes": "cumulative", "network.outgoing.bytes": "cumulative", "api.requests": "delta"
+}  # fmt: skip
 
 
 def at(day: int, hour: int = 0, minute: int = 0, month: int = 10) -> dt.datetime:
@@ -35,7 +39,7 @@ def sample(
 ) -> dict[str, Any]:
     return {
         "counter_name": meter,
-        "counter_type": "gauge",
+        "counter_type": COUNTER_TYPES.get(meter, "gauge"),
         "counter_unit": unit,
         "counter_volume": volume,
         "project_id": tenant,

@@ -14,6 +14,7 @@ from artifice import config
 from artifice.billing.months import MonthLoop
 from artifice.collectors.base import RAW_COLUMNS
 from artifice.collectors.gnocchi import GnocchiCollector
+from artifice.collectors.gnocchi_history import attribute, revisions_frame
 from artifice.exceptions import CollectionError
 from artifice.pipeline import BillResult, Pipeline
 from artifice.timeutil import Window
@@ -92,12 +93,14 @@ def test_requests_depend_on_meters_and_regions_only(gnocchi: dict[str, str], tmp
     where = f"({len(synthetic.REGIONS)} regions, {len(meters(one))} mapped meters)"
     for what, requests in counts.items():
         note(f"Gnocchi HTTP requests {where}", f"{what}: {requests}")
-    # Per region: one metric lookup per meter (cached), one aggregates call per meter
-    # with data (network.incoming.bytes has none), one resource-history search.
-    cached = len(synthetic.REGIONS) * (len(meters(one)) - 1 + 1)
+    # Per region: one search for the tenants' resources, one history search per resource type they
+    # have (4), one aggregates call per meter with data (network.incoming.bytes has none); the first
+    # time also the archive policies of each meter's metrics: 2 lookups, 1 for a meter without metrics.
+    with_data = len(meters(one)) - 1
+    cached = len(synthetic.REGIONS) * (1 + 4 + with_data)
     assert counts["one tenant, a month, lookups cached"] == cached
     first = counts["one tenant, a month"]
-    assert first == cached + len(synthetic.REGIONS) * len(meters(one))
+    assert first == cached + len(synthetic.REGIONS) * (2 * with_data + 1)
     assert counts["one tenant, a week"] == first
     assert counts[f"{TENANTS} tenants (x{TENANTS} resources), a month"] == first
 
@@ -117,26 +120,33 @@ def test_gnocchi_stopped_mid_run_fails_naming_endpoint(tmp_path: Path):
     assert "failed after retries" in str(failure.value)
 
 
-def test_flavor_follows_resource_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A resize: each bucket takes the flavor of the revision current at its timestamp."""
-    gc = collector(gnocchi_conf(tmp_path, {"RegionOne": "http://127.0.0.1:9"}))  # never contacted
+def test_flavor_and_project_follow_resource_revisions() -> None:
+    """A resize and a transfer: each bucket takes the flavor and project of the revision current then."""
     history = [
-        {"id": "vm", "revision_start": "2026-10-20T12:00:00+00:00", "flavor_name": "m1.small"},
-        {"id": "vm", "revision_start": "2026-10-21T00:30:00+00:00", "flavor_name": "m1.large"},
-        {"id": "other", "revision_start": "2026-12-01T00:00:00+00:00", "flavor_name": "m1.tiny"},
-    ]
-    monkeypatch.setattr(gc, "_call", lambda *args, **kwargs: history)
+        {"id": "vm", "revision_start": "2026-10-20T12:00:00+00:00", "flavor_name": "m1.small", "project_id": "a"},
+        {"id": "vm", "revision_start": "2026-10-21T00:30:00+00:00", "flavor_name": "m1.large", "project_id": "a"},
+        {"id": "other", "revision_start": "2026-12-01T00:00:00+00:00", "flavor_name": "m1.tiny", "project_id": "a"},
+        *[{"id": "vol", "revision_start": start, "project_id": project, "display_name": "data",
+           "original_resource_id": "vol-1"} for start, project in (("2026-10-01T00:00:00+00:00", "a"),
+                                                                   ("2026-10-16T00:00:00+00:00", "b"))],
+    ]  # fmt: skip
     hours = pd.date_range(OCTOBER.start, OCTOBER.end, freq="h", inclusive="left")
-    frame = pd.DataFrame({"tenant_id": "t", "id": ["vm"] * len(hours) + ["other"] * len(hours),
-                          "timestamp": list(hours) * 2, "volume": 1.0})  # fmt: skip
-    flavored = gc._with_flavor("RegionOne", "instance", "tenant t", {}, frame)
-    flavors = flavored.groupby(["id", "flavor"]).size().to_dict()
-    # Before its first revision a resource takes that revision's flavor; 10-21 01:00 is the first m1.large bucket.
-    assert flavors == {
+    frame = pd.DataFrame({"id": ["vm"] * len(hours) + ["other"] * len(hours) + ["vol"] * len(hours),
+                          "timestamp": list(hours) * 3, "volume": 1.0})  # fmt: skip
+    revisions = revisions_frame(history)
+    billed_to_a = attribute(frame, revisions, ["a"])
+    counts = billed_to_a.groupby(["resource_id", "flavor"], dropna=False).size().to_dict()
+    # Before its first revision a resource takes that revision's; 10-21 01:00 is the first m1.large bucket.
+    # The volume was a's until it moved to b on 16 October: 15 days of its buckets are a's.
+    assert {k: v for k, v in counts.items() if k[0] != "vol-1"} == {
         ("vm", "m1.small"): 20 * 24 + 1,
         ("vm", "m1.large"): 744 - 20 * 24 - 1,
         ("other", "m1.tiny"): 744,
     }
+    assert (billed_to_a["resource_id"] == "vol-1").sum() == 15 * 24  # named by its original id
+    billed_to_b = attribute(frame, revisions, ["b"])
+    assert set(billed_to_b["resource_id"]) == {"vol-1"} and len(billed_to_b) == 744 - 15 * 24
+    assert set(billed_to_b["resource_name"]) == {"data"} and set(billed_to_b["tenant_id"]) == {"b"}
 
 
 def test_bill_all_end_to_end_to_csv(gnocchi: dict[str, str], tmp_path: Path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from artifice.collectors.ceilometer_format import samples_frame
+from artifice.usage.engine import rate
 from tests.factories import OCTOBER, at, hourly, instance, quantities, rate_samples, sample
 
 HOURS_IN_OCTOBER = 744
@@ -179,3 +181,23 @@ def test_per_resource_detail_adds_up_to_lines():
     usage = rate_samples(samples)
     assert sorted(usage.detail["resource_id"]) == ["vm0", "vm1", "vm2"]
     assert usage.detail["quantity"].sum() == pytest.approx(float(usage.lines["quantity"].sum()))
+
+
+def test_a_meter_whose_counter_type_its_transformer_bills_wrong_is_refused() -> None:
+    """A delta meter (each sample the growth since the last) under the delta transformer bills 0."""
+    from artifice.exceptions import ConfigError
+    from artifice.usage.mapping import parse_mapping
+
+    mapping = parse_mapping(
+        {"meters": {"storage.objects.outgoing.bytes": {"transformer": "delta", "unit": "GB"}}}, "test", 7200
+    )
+    samples = [
+        {**sample("storage.objects.outgoing.bytes", at(1, h), 1e9, unit="B"), "counter_type": "delta"}
+        for h in range(3)
+    ]
+    with pytest.raises(ConfigError, match=r"is a delta meter .* map it with transformer sum"):
+        rate(samples_frame(samples, "RegionOne"), OCTOBER, mapping, ("openstack",))
+    summed = {"meters": {"storage.objects.outgoing.bytes": {"transformer": "sum", "unit": "GB"}}}
+    fixed = parse_mapping(summed, "t", 7200)
+    usage = rate(samples_frame(samples, "RegionOne"), OCTOBER, fixed, ("openstack",))
+    assert quantities(usage) == {"storage.objects.outgoing.bytes": 3.0}  # 3 x 1 GB

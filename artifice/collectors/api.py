@@ -25,8 +25,8 @@ class ApiCollector(Collector):
         if not self.options.regions:
             raise ConfigError(f"[{self.group}] regions is empty")
         self.session = openstack.make_session(conf, auth_group)
-        rules = load_mapping(conf.metering.meter_mapping, conf.metering.max_gap)
-        self.transformers = {meter: rule.transformer for meter, rule in rules.items()}
+        self.rules = load_mapping(conf.metering.meter_mapping, conf.metering.max_gap)
+        self.transformers = {meter: rule.transformer for meter, rule in self.rules.items()}
         self._clients: dict[str, Any] = {}
         self.requests = 0
 

@@ -24,6 +24,8 @@ RAW_COLUMNS: dict[str, str] = {
     "message_id": "string",
     "flavor": "category",
     "status": "category",
+    "counter_type": "category",  # Ceilometer's gauge | cumulative | delta, where the backend keeps it
+    "resource_name": "category",  # a resource's display name, where the backend keeps one
 }
 
 

@@ -46,6 +46,7 @@ def samples_frame(samples: Iterable[Mapping[str, Any]], region: str) -> pd.DataF
         "message_id": [r.get("message_id") for r in rows],
         "flavor": [metadata_value(r.get("resource_metadata"), FLAVOR_KEYS) for r in rows],
         "status": [metadata_value(r.get("resource_metadata"), STATUS_KEYS) for r in rows],
+        "counter_type": [r.get("counter_type") or r.get("type") for r in rows],
     }
     frame = pd.DataFrame(columns, dtype=object)
     frame["region"] = region

@@ -1,35 +1,39 @@
 """Gnocchi collector (gnocchiclient v1 over a keystoneauth1 session), aggregating server-side.
 
-Per region and meter, one ``POST /v1/aggregates`` returns the finest-granularity
-buckets of every resource of the tenants asked for (``collect_many``: any
-number of tenants in one request), grouped by ``project_id`` and ``id``, over
-``[start - lead_in, end)`` and limited to resources alive in that span. Each
-bucket becomes one raw row at its timestamp. The aggregation read is ``last``
-for ``delta`` (cumulative counter) meters, ``max`` and ``sum`` for those
-transformers and ``mean`` otherwise, or ``mean`` when the archive policy lacks
-the preferred method (then counters and sums are exact only while a bucket
-holds at most one sample, as with Ceilometer's polling interval at least the
-granularity). The granularity and unit of each meter come from one of its
-metrics and its archive policy, looked up once per region and cached.
+For a set of tenants (``collect_many``: any number in one request), per region:
 
-So the requests for a set of tenants depend on regions x meters (plus one
-resource-history search per region for flavors), never on hours or resources.
+- one resource-history search per resource type finds every resource these tenants owned during
+  ``[start - lead_in, end)``, and a second one all revisions of those resources: each bucket is
+  billed to the project that owned the resource at its timestamp, under the flavor and name of
+  that revision (``artifice.collectors.gnocchi_history``);
+- per meter, one ``POST /v1/aggregates`` over those resources at the finest granularity their
+  metrics' archive policy still keeps for the whole window (``gnocchi_archives``); a meter whose
+  metrics use several policies is read in one query per (granularity, aggregation). No archive
+  that reaches back far enough: the tenant-month fails, never billed short.
 
-Gnocchi keeps no sample source: its data is trusted as a whole and every row
-carries the first of ``[metering] trust_sources``. Gnocchi keeps no instance
-state either: through Gnocchi, uptime is the time an instance reported its
-metric (status "active"); a stopped instance that reports nothing stops being
-billed after ``max_gap``. An instance's flavor is its ``flavor_name`` in the
-resource revision current at each bucket (a bucket older than the first
-revision takes the first one).
+So the requests for a set of tenants depend on regions x (meters + resource types), never on
+hours or resources (a meter with metrics of several policies adds one listing of its metrics).
+
+The aggregation read is ``last`` for ``delta`` (cumulative counter) meters, ``max`` and ``sum``
+for those transformers and ``mean`` otherwise, or ``mean`` when the archive policy lacks the
+preferred method (then counters and sums are exact only while a bucket holds at most one sample,
+as with Ceilometer's polling interval at least the granularity). A meter is read from the metric
+its mapping names (``gnocchi_metric``; today's Ceilometer publishes ``vcpus``, no ``instance``).
+
+Gnocchi keeps no sample source: its data is trusted as a whole and every row carries the first
+of ``[metering] trust_sources``. Gnocchi keeps no instance state either: through Gnocchi, uptime
+is the time an instance reported its metric (status "active"); a stopped instance that reports
+nothing stops being billed after ``max_gap``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import functools
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,12 +46,14 @@ from oslo_config import cfg
 
 from artifice import openstack
 from artifice.collectors.api import ApiCollector
-from artifice.collectors.base import RAW_COLUMNS, conform
+from artifice.collectors.base import conform
+from artifice.collectors.gnocchi_archives import Policy, too_short
+from artifice.collectors.gnocchi_history import attribute, revisions_frame
 from artifice.model import Tenant
-from artifice.timeutil import Window
+from artifice.timeutil import Window, utcnow
 
 GROUP = "collector:gnocchi"
-PREFERRED_AGGREGATION = {"delta": "last", "max": "max", "sum": "sum"}
+PLAN_SECONDS = 300  # how long a metric's archive policies are trusted before they are looked up again
 _ERRORS = (gnocchi_exc.ClientException, ks_exc.ClientException)
 _CONNECTION_ERRORS = (gnocchi_exc.ConnectionFailure, gnocchi_exc.ConnectionTimeout, gnocchi_exc.UnknownConnectionError)
 # Following Ceilometer's gnocchi_resources.yaml.
@@ -105,7 +111,7 @@ class GnocchiCollector(ApiCollector):
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf, conf[GROUP].auth_group)
         self.source = next(iter(conf.metering.trust_sources), "gnocchi")
-        self._metrics: dict[tuple[str, str], tuple[int, str, str] | None] = {}
+        self._plans: dict[tuple[str, str], tuple[float, tuple[str, dict[Policy, list[str] | None]] | None]] = {}
         self.tenants_per_read = conf[GROUP].tenants_per_query
         self._counter_lock = threading.Lock()
 
@@ -113,12 +119,12 @@ class GnocchiCollector(ApiCollector):
         return str(self.options.resource_types.get(meter, "generic"))
 
     def tenants(self, window: Window) -> list[Tenant]:
-        """Projects owning a resource of a mapped meter alive during the window, in any region."""
+        """Projects that owned a resource of a mapped meter during the window, in any region."""
         types = sorted({self.resource_type(m) for m in self.transformers})
         query = {"and": [{"in": {"type": types}}, *_alive(window)]}
         found: set[str] = set()
         for region in self.regions():
-            resources = self._call(region, "listing projects", "resource.search", "generic", query)
+            resources = self._call(region, "listing projects", "resource.search", "generic", query, history=True)
             found.update(str(r["project_id"]) for r in resources if r.get("project_id"))
         return [Tenant(t) for t in sorted(found)]
 
@@ -130,77 +136,126 @@ class GnocchiCollector(ApiCollector):
     ) -> pd.DataFrame:
         """Raw rows of ``meters`` for all ``tenant_ids`` over ``[start - lead_in, end)``."""
         span = Window(window.start - pd.Timedelta(seconds=lead_in), window.end)
-        who = _names(tenant_ids)
-        search = {"and": [{"in": {"project_id": list(tenant_ids)}}, *_alive(span)]}
-        jobs = [(region, meter) for region in self.regions() for meter in meters]
+        who, now = _names(tenant_ids), utcnow()
         for region in self.regions():
             self._client(region)  # created before the threads share them
+        kinds = sorted({self.resource_type(m) for m in meters})
         with concurrent.futures.ThreadPoolExecutor(self.options.parallel_requests) as pool:
-            frames = [f for f in pool.map(lambda job: self._read(job[0], job[1], who, search, span), jobs) if len(f)]
-        return conform(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+            owned = dict(zip(self.regions(), pool.map(lambda r: self._owned(r, kinds, tenant_ids, span, who),
+                                                      self.regions()), strict=True))  # fmt: skip
+            found = [(region, kind) for region in self.regions() for kind in kinds]
+            histories = pool.map(lambda job: self._revisions(job[0], job[1], owned[job[0]].get(job[1], []), who), found)
+            revisions = dict(zip(found, histories, strict=True))
+            jobs = [(region, meter) for region in self.regions() for meter in meters]
+            frames = pool.map(
+                lambda job: self._read(job[0], job[1], revisions[(job[0], self.resource_type(job[1]))],
+                                       tenant_ids, span, now, who), jobs)  # fmt: skip
+            kept = [f for f in frames if len(f)]
+        return conform(pd.concat(kept, ignore_index=True) if kept else pd.DataFrame())
 
-    def _read(self, region: str, meter: str, who: str, search: Any, span: Window) -> pd.DataFrame:
-        """One meter of one region: its buckets as raw rows (conformed once, with the others)."""
-        metric = self._metric(region, meter, who)
-        if metric is None:
+    def _owned(self, region: str, kinds: list[str], tenant_ids: Sequence[str], span: Window,
+               who: str) -> dict[str, list[str]]:  # fmt: skip
+        """The ids, per resource type, of the resources the tenants owned at some time during ``span``."""
+        query = {"and": [{"in": {"project_id": list(tenant_ids)}}, {"in": {"type": kinds}}, *_alive(span)]}
+        found = self._call(region, f"{who}: finding their resources", "resource.search", "generic", query,
+                           history=True)  # fmt: skip
+        owned: dict[str, set[str]] = {}
+        for revision in found:
+            owned.setdefault(str(revision["type"]), set()).add(str(revision["id"]))
+        return {kind: sorted(ids) for kind, ids in owned.items()}
+
+    def _revisions(self, region: str, kind: str, ids: list[str], who: str) -> pd.DataFrame:
+        """Every revision (other owners' too) of the resources of ``kind`` with these ids."""
+        if not ids:
+            return revisions_frame([])
+        history = self._call(region, f"{who}: reading the history of {len(ids)} {kind} resources", "resource.search",
+                             kind, {"in": {"id": ids}}, history=True)  # fmt: skip
+        return revisions_frame(history)
+
+    def _read(self, region: str, meter: str, revisions: pd.DataFrame, tenant_ids: Sequence[str], span: Window,
+              now: dt.datetime, who: str) -> pd.DataFrame:  # fmt: skip
+        """One meter of one region: its buckets as raw rows, attributed by revision (conformed later)."""
+        if revisions.empty:
             return pd.DataFrame()
-        granularity, aggregation, unit = metric
-        query = urllib.parse.urlencode(
-            {"start": span.start.isoformat(), "stop": span.end.isoformat(), "granularity": granularity,
-             "groupby": ["project_id", "id"]}, doseq=True,
-        )  # fmt: skip
-        body = {"operations": f"(metric {meter} {aggregation})", "search": search,
-                "resource_type": self.resource_type(meter)}  # fmt: skip
-        # Accept: JSON errors, so that "no such metric for these tenants" is told from other 404s.
-        answer = self._call(region, f"{who}: reading {meter}", "api.post", f"v1/aggregates?{query}", json=body,
-                            headers={"Accept": "application/json"}, empty=[])  # fmt: skip
-        frame = _measures_frame(_json(answer))
-        if frame.empty:
-            return frame
+        metric = self.rules[meter].metric if meter in self.rules else meter
+        plan = self._plan(region, metric, who)
+        if plan is None:
+            return pd.DataFrame()
+        unit, members = plan
+        ids = set(revisions["id"])
+        groups: dict[tuple[int, str], set[str] | None] = {}
+        for policy, resources in members.items():
+            granularity = policy.granularity(span.start, now)
+            if granularity is None:
+                if resources is None or ids & set(resources):
+                    raise too_short(metric, policy, span.start, now)
+                continue
+            key = (granularity, policy.aggregation(self.transformers.get(meter, "")))
+            groups[key] = None if resources is None else (groups.get(key) or set()) | (ids & set(resources))
+        kind = self.resource_type(meter)
+        buckets = [self._aggregates(region, kind, metric, key, sorted(ids if chosen is None else chosen), span, who)
+                   for key, chosen in groups.items() if chosen is None or chosen]  # fmt: skip
+        frame = pd.concat([b for b in buckets if len(b)], ignore_index=True) if any(len(b) for b in buckets) else None
+        if frame is None:
+            return pd.DataFrame()
+        frame = attribute(frame, revisions, tenant_ids)
         if self.transformers.get(meter) == "uptime":
-            frame = self._with_flavor(region, meter, who, search, frame)
             frame["status"] = "active"
-        frame = frame.rename(columns={"id": "resource_id"})
+        else:
+            frame = frame.drop(columns="flavor")
         frame["region"], frame["meter"], frame["unit"] = region, meter, unit
         frame["source"], frame["message_id"] = self.source, None
         return frame
 
-    def _metric(self, region: str, meter: str, who: str) -> tuple[int, str, str] | None:
-        """(finest granularity, aggregation to read, unit) of ``meter`` in ``region``, cached."""
-        key = (region, meter)
-        if key not in self._metrics:
-            found = self._call(region, f"{who}: looking up metric {meter}", "api.get", "v1/metric",
-                               params={"name": meter, "limit": 1})  # fmt: skip
-            metrics = found.json()
-            if not metrics:
-                self._metrics[key] = None
-            else:
-                policy = metrics[0]["archive_policy"]
-                granularity = min(_seconds(d["granularity"]) for d in policy["definition"])
-                methods = set(policy.get("aggregation_methods") or ["mean"])
-                wanted = PREFERRED_AGGREGATION.get(self.transformers.get(meter, ""), "mean")
-                aggregation = wanted if wanted in methods else "mean" if "mean" in methods else sorted(methods)[0]
-                self._metrics[key] = (granularity, aggregation, str(metrics[0].get("unit") or ""))
-        return self._metrics[key]
+    def _aggregates(self, region: str, kind: str, metric: str, read: tuple[int, str], ids: list[str],
+                    span: Window, who: str) -> pd.DataFrame:  # fmt: skip
+        granularity, aggregation = read
+        query = urllib.parse.urlencode(
+            {"start": span.start.isoformat(), "stop": span.end.isoformat(), "granularity": granularity,
+             "groupby": ["id"]}, doseq=True,
+        )  # fmt: skip
+        body = {"operations": f"(metric {metric} {aggregation})", "search": {"in": {"id": ids}}, "resource_type": kind}
+        # Accept: JSON errors, so that "no such metric for these resources" is told from other 404s.
+        answer = self._call(region, f"{who}: reading {metric}", "api.post", f"v1/aggregates?{query}", json=body,
+                            headers={"Accept": "application/json"}, empty=[])  # fmt: skip
+        return _measures_frame(_json(answer))
 
-    def _with_flavor(self, region: str, meter: str, who: str, search: Any, frame: pd.DataFrame) -> pd.DataFrame:
-        """Each bucket's flavor from the resource revision current at its timestamp."""
-        history = self._call(region, f"{who}: reading {meter} resource history", "resource.search",
-                             self.resource_type(meter), search, history=True)  # fmt: skip
-        revisions = pd.DataFrame(
-            {
-                "id": [str(r["id"]) for r in history],
-                "revision_start": pd.to_datetime([r["revision_start"] for r in history], utc=True, format="ISO8601"),
-                "flavor": [r.get("flavor_name") for r in history],
-            }
-        ).sort_values("revision_start")
-        # Buckets older than a resource's first revision take that revision.
-        revisions.loc[~revisions["id"].duplicated(), "revision_start"] = pd.Timestamp("1900-01-01", tz="UTC")
-        revisions = revisions.astype({"revision_start": RAW_COLUMNS["timestamp"]}).sort_values("revision_start")
-        frame = frame.astype({"timestamp": RAW_COLUMNS["timestamp"]}).sort_values("timestamp")
-        merged = pd.merge_asof(frame, revisions, left_on="timestamp", right_on="revision_start", by="id")
-        # Back to each resource's buckets together, in time order, as the engine reads them fastest.
-        return merged.drop(columns="revision_start").sort_values(["id", "timestamp"], kind="stable")
+    def _plan(self, region: str, metric: str, who: str) -> tuple[str, dict[Policy, list[str] | None]] | None:
+        """The metric's unit and archive policies: one for all, or each with the resources using it (cached)."""
+        key = (region, metric)
+        cached = self._plans.get(key)
+        if cached is not None and time.monotonic() - cached[0] < PLAN_SECONDS:
+            return cached[1]
+        plan: tuple[str, dict[Policy, list[str] | None]] | None = None
+        first_page = self._metrics_page(region, metric, who, limit=1, sort="archive_policy_name:asc")
+        if first_page:  # the same policy at both ends of the metrics sorted by policy: one for all
+            first = first_page[0]
+            last = self._metrics_page(region, metric, who, limit=1, sort="archive_policy_name:desc")[0]
+            unit = str(first.get("unit") or "")
+            if first["archive_policy"]["name"] == last["archive_policy"]["name"]:
+                plan = (unit, {Policy.parse(first["archive_policy"]): None})
+            else:  # several policies: which resource uses which
+                plan = (unit, self._members(region, metric, who))
+        self._plans[key] = (time.monotonic(), plan)
+        return plan
+
+    def _members(self, region: str, metric: str, who: str) -> dict[Policy, list[str] | None]:
+        members: dict[Policy, list[str] | None] = {}
+        marker = None
+        while True:
+            page = self._metrics_page(region, metric, who, limit=1000, sort="id:asc", marker=marker)
+            for found in page:
+                resources = members.setdefault(Policy.parse(found["archive_policy"]), [])
+                if resources is not None and found.get("resource_id"):
+                    resources.append(str(found["resource_id"]))
+            if len(page) < 1000:
+                return members
+            marker = page[-1]["id"]
+
+    def _metrics_page(self, region: str, metric: str, who: str, **params: Any) -> list[dict[str, Any]]:
+        params = {"name": metric, **{k: v for k, v in params.items() if v is not None}}
+        found = self._call(region, f"{who}: looking up metric {metric}", "api.get", "v1/metric", params=params)
+        return list(found.json())
 
     def _client(self, region: str) -> Any:
         if region not in self._clients:
@@ -255,25 +310,16 @@ def _json(answer: Any) -> Any:
 
 
 def _measures_frame(groups: Sequence[Any]) -> pd.DataFrame:
-    """Rows (tenant_id, id, timestamp, volume) of grouped ``/v1/aggregates`` answers."""
-    tenants, ids, stamps, values = [], [], [], []
+    """Rows (id, timestamp, volume) of ``/v1/aggregates`` answers grouped by resource id."""
+    ids, stamps, values = [], [], []
     for group in groups:
-        tenant = group["group"]["project_id"]
         for resource, metrics in group["measures"]["measures"].items():
             for series in (s for aggregations in metrics.values() for s in aggregations.values()):
-                tenants += [tenant] * len(series)
                 ids += [resource] * len(series)
                 stamps += [p[0] for p in series]
                 values += [p[2] for p in series]
     timestamps = pd.to_datetime(pd.Series(stamps, dtype=object), utc=True, format="ISO8601")
-    return pd.DataFrame({"tenant_id": tenants, "id": ids, "timestamp": timestamps, "volume": values})
-
-
-def _seconds(granularity: Any) -> int:
-    """Archive-policy granularity: seconds, or a timespan like "1:00:00" / "1 day, 0:00:00"."""
-    if isinstance(granularity, (int, float)):
-        return int(granularity)
-    return int(pd.Timedelta(str(granularity).replace(",", "")).total_seconds())
+    return pd.DataFrame({"id": ids, "timestamp": timestamps, "volume": values})
 
 
 def _names(tenant_ids: Sequence[str]) -> str:

@@ -43,7 +43,8 @@ class SamplesFileCollector(Collector):
         if self._frame is None:
             frames = [samples_frame(_read(path), region) for region, path in sorted(self.files.items())]
             self._frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-            for column in ("tenant_id", "region", "meter", "resource_id", "unit", "source", "flavor", "status"):
+            for column in ("tenant_id", "region", "meter", "resource_id", "unit", "source", "flavor", "status",
+                           "counter_type"):  # fmt: skip
                 self._frame[column] = self._frame[column].astype("category")
         return self._frame
 

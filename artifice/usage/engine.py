@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from artifice.timeutil import Window
+from artifice.usage.counters import check_counter_types
 from artifice.usage.mapping import MeterRule
 from artifice.usage.transformers import TRANSFORMERS, Block
 
@@ -124,6 +125,9 @@ def rate(
     rated = [rules[str(m)] for m in meter.categories if str(m) in rules]
     if not rated:
         return _usage(_empty_detail(), SampleReport())
+    if "counter_type" in raw:  # frames built by hand may lack it
+        kinds = _Column.of(raw["counter_type"])
+        check_counter_types(meter.codes, meter.categories, kinds.codes, kinds.categories, rules)
     columns = {name: _Column.of(raw[name]) for name in (*_KEYS, "source", "unit", "flavor", "status")}
     names = [r.meter for r in rated]
     if len(rated) == len(meter.categories):

@@ -19,7 +19,7 @@ DEFAULT_BILLABLE_STATES = ("active", "paused", "rescued", "resized", "verify_res
 TRANSFORMERS = ("uptime", "gauge", "max", "delta", "sum")
 TIME_BASED = {"uptime": True, "gauge": True, "max": True, "delta": False, "sum": False}
 CATEGORIES = ("compute", "memory", "storage", "network", "license", "extra")
-_KEYS = {"transformer", "service", "unit", "category", "max_gap", "billable_states"}
+_KEYS = {"transformer", "service", "unit", "category", "max_gap", "billable_states", "gnocchi_metric"}
 
 metering_opts = [
     cfg.StrOpt(
@@ -61,6 +61,11 @@ class MeterRule:
     category: str
     max_gap: int
     billable_states: tuple[str, ...]
+    gnocchi_metric: str = ""  # the Gnocchi metric to read, when it is not named like the meter
+
+    @property
+    def metric(self) -> str:
+        return self.gnocchi_metric or self.meter
 
 
 def load_mapping(path: str, default_max_gap: int) -> dict[str, MeterRule]:
@@ -112,6 +117,9 @@ def _parse_rule(meter: str, spec: Any, origin: str, default_max_gap: int) -> Met
     service = str(spec.get("service", "{flavor}" if transformer == "uptime" else meter))
     if transformer != "uptime" and "{" in service:
         raise ConfigError(f"{where}: only uptime services may use {{flavor}}")
+    metric = spec.get("gnocchi_metric", "")
+    if not isinstance(metric, str):
+        raise ConfigError(f"{where}: gnocchi_metric must be a metric name")
     return MeterRule(
         meter=meter,
         transformer=transformer,
@@ -120,4 +128,5 @@ def _parse_rule(meter: str, spec: Any, origin: str, default_max_gap: int) -> Met
         category=category,
         max_gap=max_gap,
         billable_states=tuple(s.lower() for s in states),
+        gnocchi_metric=metric,
     )

@@ -12,11 +12,15 @@
 # name with an empty password, "admin" being the admin (curl -u admin: ...).
 # The API runs under gunicorn (gnocchi_wsgi.py), metricd with one worker and a
 # 1 s processing delay.  The "instance" resource type that Ceilometer creates
-# is created here too.  Venv: ${ARTIFICE_CACHE:-$HOME/.cache/artifice}/gnocchi-venv.
+# is created here too, unless GNOCCHI_RESOURCE_TYPES=none (then only Gnocchi's
+# "generic" exists, e.g. for ceilometer-publisher.sh upgrade to create
+# Ceilometer's own types).  Venv: ${ARTIFICE_CACHE:-$HOME/.cache/artifice}/gnocchi-venv.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 START_TIMEOUT=${GNOCCHI_START_TIMEOUT:-90}
+# "instance" (default): create the instance resource type; "none": create none.
+RESOURCE_TYPES=${GNOCCHI_RESOURCE_TYPES:-instance}
 # metricd locks and lists every sack each metric_processing_delay (1 s here):
 # Gnocchi's default of 128 sacks keeps an idle server busy on 0.8 of a CPU.
 SACKS=${GNOCCHI_SACKS:-8}
@@ -50,7 +54,11 @@ case "$1" in
         venv_path >/dev/null
         exit 0
         ;;
-    start) [[ $# -eq 3 || $# -eq 4 ]] || usage ;;
+    start)
+        [[ $# -eq 3 || $# -eq 4 ]] || usage
+        [[ "$RESOURCE_TYPES" == instance || "$RESOURCE_TYPES" == none ]] \
+            || die "GNOCCHI_RESOURCE_TYPES must be 'instance' or 'none', got '$RESOURCE_TYPES'"
+        ;;
     stop) [[ $# -eq 2 ]] || usage ;;
     *) usage ;;
 esac
@@ -137,27 +145,29 @@ wait_http "$url/" "$START_TIMEOUT" "$api_pid" "$api_log"
 pidfile_alive "$md_pid" || { log_tail "$md_log"; die "gnocchi-metricd died"; }
 
 # The resource type Ceilometer creates for Nova servers (same attributes).
-code=$(curl -s -o /dev/null -m 30 -w '%{http_code}' -u admin: "$url/v1/resource_type/instance" || true)
-if [[ "$code" == 404 ]]; then
-    code=$(curl -s -o "$dir/resource_type.out" -m 30 -w '%{http_code}' -u admin: \
-        -H 'Content-Type: application/json' -X POST "$url/v1/resource_type" -d '{
-          "name": "instance",
-          "attributes": {
-            "display_name": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
-            "flavor_id": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
-            "flavor_name": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
-            "host": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
-            "image_ref": {"type": "string", "min_length": 0, "max_length": 255, "required": false},
-            "server_group": {"type": "string", "min_length": 0, "max_length": 255, "required": false}
-          }}' || true)
-    # 409: created meanwhile by someone else.
-    if [[ "$code" != 201 && "$code" != 409 ]]; then
-        log_tail "$dir/resource_type.out" "$api_log"
-        die "could not create the instance resource type (HTTP $code)"
+if [[ "$RESOURCE_TYPES" == instance ]]; then
+    code=$(curl -s -o /dev/null -m 30 -w '%{http_code}' -u admin: "$url/v1/resource_type/instance" || true)
+    if [[ "$code" == 404 ]]; then
+        code=$(curl -s -o "$dir/resource_type.out" -m 30 -w '%{http_code}' -u admin: \
+            -H 'Content-Type: application/json' -X POST "$url/v1/resource_type" -d '{
+              "name": "instance",
+              "attributes": {
+                "display_name": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
+                "flavor_id": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
+                "flavor_name": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
+                "host": {"type": "string", "min_length": 0, "max_length": 255, "required": true},
+                "image_ref": {"type": "string", "min_length": 0, "max_length": 255, "required": false},
+                "server_group": {"type": "string", "min_length": 0, "max_length": 255, "required": false}
+              }}' || true)
+        # 409: created meanwhile by someone else.
+        if [[ "$code" != 201 && "$code" != 409 ]]; then
+            log_tail "$dir/resource_type.out" "$api_log"
+            die "could not create the instance resource type (HTTP $code)"
+        fi
+    elif [[ "$code" != 200 ]]; then
+        log_tail "$api_log"
+        die "GET /v1/resource_type/instance answered HTTP $code"
     fi
-elif [[ "$code" != 200 ]]; then
-    log_tail "$api_log"
-    die "GET /v1/resource_type/instance answered HTTP $code"
 fi
 
 echo "$url"
