@@ -14,14 +14,18 @@
 # FILE (or - for stdin) is a JSON list of sample dicts with counter_name,
 # counter_type, counter_unit, counter_volume, user_id, project_id, resource_id,
 # timestamp, resource_metadata and source: what the polling agent sends on the
-# bus.  publish OPTIONS: --batch-size N (samples per publish_samples call; the
-# default is one call per timestamp, like successive polling cycles),
-# --publisher-url gnocchi://?... (default gnocchi://?enable_filter_project=false,
-# as there is no Keystone to find the "service" project in), --allow-unhandled
-# (do not fail on meters that gnocchi_resources.yaml does not map), --wait S
-# (then wait up to S seconds for metricd), --debug.  publish prints a JSON
-# summary (Gnocchi ids of the resources and metrics) and exits 1 with the
-# publisher's error when anything failed.  The Python side is
+# bus.  publish OPTIONS:
+#   --batch all|timestamp|N  publish_samples calls: one for all samples (the
+#                            default), one per timestamp (like polling cycles),
+#                            or N samples each; samples are sorted by time
+#   --settle S               after each call, wait up to S s for metricd
+#   --wait S                 at the end, wait up to S s for metricd
+#   --publisher-url URL      default gnocchi://?enable_filter_project=false
+#                            (no Keystone to look the "service" project up in)
+#   --allow-unhandled        do not fail on meters gnocchi_resources.yaml lacks
+#   --debug                  Ceilometer's debug logs
+# publish prints a JSON summary (Gnocchi ids of the resources and metrics) and
+# exits 1 with the publisher's error when anything failed.  The Python side is
 # ceilometer_publish.py.  Venv: ${ARTIFICE_CACHE:-$HOME/.cache/artifice}/ceilometer27-venv.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -76,11 +76,16 @@ endpoint = {url.rstrip('/')}
 def prepare(workdir, url, debug=False):
     from ceilometer import service
     args = write_config(workdir, url, debug)
-    return service.prepare_service(argv=["ceilometer-publish"] + args)
+    return service.prepare_service(argv=["ceilometer-publish", *args])
 
 
 class ErrorCollector(logging.Handler):
-    """Keeps the WARNING+ records of ceilometer.publisher.gnocchi."""
+    """Keeps the WARNING+ records of ceilometer.publisher.gnocchi.
+
+    Its errors (failed batch, failed resource creation or update) are logged
+    at ERROR; an unmapped meter ("metric X is not handled by Gnocchi", its
+    samples dropped) at WARNING.
+    """
 
     def __init__(self):
         super().__init__(logging.WARNING)
@@ -89,12 +94,13 @@ class ErrorCollector(logging.Handler):
     def emit(self, record):
         self.records.append(record)
 
-    def messages(self, min_level):
+    def messages(self, allow_unhandled=False):
         out = []
         for r in self.records:
-            if r.levelno < min_level:
-                continue
             msg = r.getMessage()
+            if (allow_unhandled and r.levelno < logging.ERROR
+                    and msg.endswith(" is not handled by Gnocchi")):
+                continue
             if r.exc_info and r.exc_info[1] is not None:
                 msg += f" ({type(r.exc_info[1]).__name__}: {r.exc_info[1]})"
             out.append(f"{r.levelname}: {msg}")
@@ -103,6 +109,7 @@ class ErrorCollector(logging.Handler):
 
 def make_publisher(conf, publisher_url):
     from urllib import parse as urlparse
+
     from ceilometer.publisher import gnocchi
     return gnocchi.GnocchiPublisher(conf, urlparse.urlparse(publisher_url))
 
@@ -111,13 +118,13 @@ def cmd_upgrade(args):
     bindir = os.path.dirname(os.path.abspath(sys.executable))
     exe = os.path.join(bindir, "ceilometer-upgrade")
     with tempfile.TemporaryDirectory(prefix="ceilometer-upgrade.") as work:
-        cmd = [exe] + write_config(work, args.url) + ["--retry", str(args.retry)]
+        cmd = [exe, *write_config(work, args.url), "--retry", str(args.retry)]
         env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")
         try:
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env=env, timeout=args.timeout, text=True)
         except subprocess.TimeoutExpired:
-            raise Failure(f"ceilometer-upgrade took more than {args.timeout}s")
+            raise Failure(f"ceilometer-upgrade took more than {args.timeout}s") from None
         if p.returncode != 0:
             sys.stderr.write(p.stdout)
             raise Failure(f"ceilometer-upgrade exited {p.returncode}")
@@ -127,7 +134,7 @@ def cmd_upgrade(args):
         logging.getLogger("ceilometer.publisher.gnocchi").addHandler(collector)
         pub = make_publisher(conf, DEFAULT_PUBLISHER_URL)
         pub.ensures_archives_policies()
-        errors = collector.messages(logging.ERROR)
+        errors = collector.messages()
         if errors:
             raise Failure("; ".join(errors))
         names = [ap["name"] for ap in pub.archive_policies_definition]
@@ -139,7 +146,7 @@ def parse_ts(value):
     from oslo_utils import timeutils
     ts = timeutils.parse_isotime(value)
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=datetime.timezone.utc)
+        ts = ts.replace(tzinfo=datetime.UTC)
     return ts
 
 
@@ -165,11 +172,11 @@ def load_samples(path):
             try:
                 float(vol)
             except (TypeError, ValueError):
-                raise Failure(f"{path}[{i}]: counter_volume {vol!r} is not a number")
+                raise Failure(f"{path}[{i}]: counter_volume {vol!r} is not a number") from None
         try:
             parse_ts(d["timestamp"])
         except (TypeError, ValueError) as e:
-            raise Failure(f"{path}[{i}]: bad timestamp {d['timestamp']!r}: {e}")
+            raise Failure(f"{path}[{i}]: bad timestamp {d['timestamp']!r}: {e}") from None
         # As ceilometer.telemetry.notifications.TelemetryIpc.build_sample does
         # for the samples that the polling agent sends.
         try:
@@ -184,7 +191,7 @@ def load_samples(path):
                 user_name=d.get("user_name"),
                 project_name=d.get("project_name")))
         except ValueError as e:
-            raise Failure(f"{path}[{i}]: {e}")
+            raise Failure(f"{path}[{i}]: {e}") from None
     return samples
 
 
@@ -254,6 +261,9 @@ def cmd_publish(args):
         for batch in batches(samples, args.batch):
             pub.publish_samples(list(batch))
             calls += 1
+            errors = collector.messages(args.allow_unhandled)
+            if errors:
+                raise Failure("the Gnocchi publisher reported: " + " | ".join(errors))
             if args.settle:
                 wait_processed(pub._gnocchi, args.settle)
             for s in batch:
@@ -264,10 +274,6 @@ def cmd_publish(args):
                 info = published.setdefault(rid, {"rd": rd, "meters": set()})
                 info["meters"].add(s.name)
                 info["project_id"] = s.project_id
-            level = logging.WARNING if not args.allow_unhandled else logging.ERROR
-            errors = collector.messages(level)
-            if errors:
-                raise Failure("the Gnocchi publisher reported: " + " | ".join(errors))
 
         summary, problems = check_resources(pub, published)
         if problems:
@@ -338,7 +344,7 @@ def main(argv=None):
     except Failure as e:
         print(f"ceilometer_publish.py {args.cmd}: {e}", file=sys.stderr)
         return 1
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - report any error in one line, exit 1
         # Not through the publisher (which logs and drops its errors), e.g.
         # ensures_archives_policies or a read-back when Gnocchi is unreachable.
         if getattr(args, "debug", False):
