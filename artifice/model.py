@@ -88,6 +88,7 @@ class PricedLine:
     amount: Decimal
     resources: tuple[tuple[str, Decimal], ...] = ()
     item_type: str = USAGE
+    resource_names: tuple[tuple[str, str], ...] = ()  # (resource id, display name) where the telemetry has one
 
 
 @dataclasses.dataclass(frozen=True)

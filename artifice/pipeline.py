@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
+import pandas as pd
 from oslo_config import cfg
 
 from artifice import config, model, tenants
@@ -220,7 +221,7 @@ class Pipeline:
         if usage.report.dropped:
             LOG.warning("tenant %s %s: %s", tenant.id, window.label, usage.report.summary())
         decimals = self.conf.billing.currency_decimals
-        lines = price_lines(usage.lines, usage.detail, invoice, decimals)
+        lines = price_lines(usage.lines, usage.detail, invoice, decimals, _resource_names(raw))
         lines += plugin_lines(self.plugins, tenant, window, self._currency(invoice), lines, decimals)
         return lines, usage.report
 
@@ -235,6 +236,14 @@ def refuse_unfinished(window: Window, now: dt.datetime) -> None:
             f"{window.label} has not ended: it can be billed from {window.end:%Y-%m-%d %H:%M} UTC "
             "(the daemon bills it after [daemon] bill_delay; --dry-run previews it)"
         )
+
+
+def _resource_names(raw: pd.DataFrame) -> dict[str, str]:
+    """Resource id -> the newest display name the telemetry gave it."""
+    if "resource_name" not in raw or not raw["resource_name"].notna().any():
+        return {}
+    named = raw.loc[raw["resource_name"].notna(), ["resource_id", "resource_name"]]
+    return {str(r): str(n) for r, n in named.drop_duplicates("resource_id", keep="last").itertuples(index=False)}
 
 
 def _named(tenant: Tenant) -> str:

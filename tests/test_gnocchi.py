@@ -134,7 +134,7 @@ def test_flavor_and_project_follow_resource_revisions() -> None:
     frame = pd.DataFrame({"id": ["vm"] * len(hours) + ["other"] * len(hours) + ["vol"] * len(hours),
                           "timestamp": list(hours) * 3, "volume": 1.0})  # fmt: skip
     revisions = revisions_frame(history)
-    billed_to_a = attribute(frame, revisions, ["a"])
+    billed_to_a = attribute(frame, revisions, ["a"], "gauge")
     counts = billed_to_a.groupby(["resource_id", "flavor"], dropna=False).size().to_dict()
     # Before its first revision a resource takes that revision's; 10-21 01:00 is the first m1.large bucket.
     # The volume was a's until it moved to b on 16 October: 15 days of its buckets are a's.
@@ -143,9 +143,11 @@ def test_flavor_and_project_follow_resource_revisions() -> None:
         ("vm", "m1.large"): 744 - 20 * 24 - 1,
         ("other", "m1.tiny"): 744,
     }
-    assert (billed_to_a["resource_id"] == "vol-1").sum() == 15 * 24  # named by its original id
-    billed_to_b = attribute(frame, revisions, ["b"])
-    assert set(billed_to_b["resource_id"]) == {"vol-1"} and len(billed_to_b) == 744 - 15 * 24
+    # 15 days of the volume's buckets are a's, and a boundary row at 16 October 00:00 ends its stretch
+    moved = billed_to_a[billed_to_a["resource_id"] == "vol-1"]  # named by its original id
+    assert len(moved) == 15 * 24 + 1 and moved["volume"].iloc[-1] == 0
+    billed_to_b = attribute(frame, revisions, ["b"], "gauge")
+    assert set(billed_to_b["resource_id"]) == {"vol-1"} and len(billed_to_b) == 744 - 15 * 24 + 1
     assert set(billed_to_b["resource_name"]) == {"data"} and set(billed_to_b["tenant_id"]) == {"b"}
 
 
@@ -233,3 +235,15 @@ def test_a_tenant_without_any_resource_of_a_meter_reads_empty(gnocchi: dict[str,
     gc = collector(gnocchi_conf(tmp_path, gnocchi))
     raw = gc.collect("a-project-with-no-resources", OCTOBER, meters(gc), gc.conf.metering.lead_in)
     assert raw.empty and list(raw.columns) == list(RAW_COLUMNS)
+
+
+def test_line_detail_shows_the_resources_names_from_gnocchi(gnocchi: dict[str, str], tmp_path: Path) -> None:
+    pipeline = billed_pipeline(tmp_path, gnocchi, tenants_per_query=100)
+    billed_totals(pipeline)
+    (window, *_) = [w for w in pipeline.store.windows(synthetic.tenant_id(0)) if w.kind == "invoice"]
+    names = {(line.service, r.resource_name) for line in window.lines for r in line.resources}
+    # display_name of instances and volumes, name of images and interfaces, as the synthetic month has them
+    assert names == {
+        ("m1.small", "vm-a"), ("m1.medium", "vm-b"), ("volume.size", "vol"), ("image.size", "img"),
+        ("network.outgoing.bytes", "vm-a-nic"),
+    }  # fmt: skip

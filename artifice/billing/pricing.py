@@ -9,6 +9,7 @@ lines on an invoice always add up to its total.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pandas as pd
@@ -42,8 +43,14 @@ def quantity(value: float) -> Decimal:
     return Decimal(repr(float(value))).quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
 
 
-def price_lines(lines: pd.DataFrame, detail: pd.DataFrame, invoice: Invoice, decimals: int) -> list[PricedLine]:
-    """One PricedLine per usage line, with its per-resource detail."""
+def price_lines(
+    lines: pd.DataFrame,
+    detail: pd.DataFrame,
+    invoice: Invoice,
+    decimals: int,
+    names: Mapping[str, str] | None = None,
+) -> list[PricedLine]:
+    """One PricedLine per usage line, with its per-resource detail (and ``names``: resource id -> display name)."""
     cent = Decimal(1).scaleb(-decimals)
     resources: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
     for row in detail.itertuples(index=False):
@@ -59,6 +66,7 @@ def price_lines(lines: pd.DataFrame, detail: pd.DataFrame, invoice: Invoice, dec
             raise PricingError(f"cost({datacenter!r}, {service!r}) failed: {exc.__class__.__name__}: {exc}") from exc
         unit_price = to_decimal(raw_price, f"cost({datacenter!r}, {service!r})")
         amount_qty = quantity(row.quantity)
+        detail_of = resources.get((datacenter, service), [])
         priced.append(
             PricedLine(
                 datacenter=datacenter,
@@ -68,7 +76,8 @@ def price_lines(lines: pd.DataFrame, detail: pd.DataFrame, invoice: Invoice, dec
                 quantity=amount_qty,
                 unit_price=unit_price,
                 amount=(amount_qty * unit_price).quantize(cent, rounding=ROUND_HALF_UP),
-                resources=tuple(sorted(resources.get((datacenter, service), []))),
+                resources=tuple(sorted(detail_of)),
+                resource_names=tuple(sorted((r, (names or {})[r]) for r, _ in detail_of if (names or {}).get(r))),
             )
         )
     return priced

@@ -156,7 +156,7 @@ class GnocchiCollector(ApiCollector):
     def _owned(self, region: str, kinds: list[str], tenant_ids: Sequence[str], span: Window,
                who: str) -> dict[str, list[str]]:  # fmt: skip
         """The ids, per resource type, of the resources the tenants owned at some time during ``span``."""
-        query = {"and": [{"in": {"project_id": list(tenant_ids)}}, {"in": {"type": kinds}}, *_alive(span)]}
+        query = {"and": [{"in": {"project_id": list(tenant_ids)}}, {"in": {"type": kinds}}, *_not_ended(span)]}
         found = self._call(region, f"{who}: finding their resources", "resource.search", "generic", query,
                            history=True)  # fmt: skip
         owned: dict[str, set[str]] = {}
@@ -198,10 +198,11 @@ class GnocchiCollector(ApiCollector):
         frame = pd.concat([b for b in buckets if len(b)], ignore_index=True) if any(len(b) for b in buckets) else None
         if frame is None:
             return pd.DataFrame()
-        frame = attribute(frame, revisions, tenant_ids)
-        if self.transformers.get(meter) == "uptime":
+        transformer = self.transformers.get(meter, "")
+        if transformer == "uptime":
             frame["status"] = "active"
-        else:
+        frame = attribute(frame, revisions, tenant_ids, transformer)
+        if transformer != "uptime":
             frame = frame.drop(columns="flavor")
         frame["region"], frame["meter"], frame["unit"] = region, meter, unit
         frame["source"], frame["message_id"] = self.source, None
@@ -297,11 +298,17 @@ class GnocchiCollector(ApiCollector):
 
 
 def _alive(span: Window) -> list[dict[str, Any]]:
-    """Filters for resources whose lifetime overlaps ``span``."""
-    return [
-        {"lt": {"started_at": span.end.isoformat()}},
-        {"or": [{"=": {"ended_at": None}}, {"ge": {"ended_at": span.start.isoformat()}}]},
-    ]
+    """Filters for resources whose lifetime overlaps ``span``: who is listed as a tenant of a month."""
+    return [{"lt": {"started_at": span.end.isoformat()}}, *_not_ended(span)]
+
+
+def _not_ended(span: Window) -> list[dict[str, Any]]:
+    """Filters for resources not ended before ``span``: whose buckets a tenant's read asks for.
+
+    Not on ``started_at``: Gnocchi sets it when the publisher creates the resource, which may be
+    later than the resource's first measures (measures published late, after an outage).
+    """
+    return [{"or": [{"=": {"ended_at": None}}, {"ge": {"ended_at": span.start.isoformat()}}]}]
 
 
 def _json(answer: Any) -> Any:

@@ -4,8 +4,11 @@ A resource's project, flavor and name can change over its life (a volume transfe
 project, an instance resized), and Gnocchi keeps every revision. Each bucket of a metric takes
 the revision current at its timestamp (a bucket older than the first revision takes the first),
 so each stretch of history is billed to the project that owned the resource then, under the
-flavor it had then. Line detail names a resource by its ``original_resource_id`` (Gnocchi's own
-id is a uuid5 of it for non-UUID ids) and shows its ``display_name`` (or ``name``).
+flavor it had then. Where the owner changes between two buckets, a boundary row at the moment of
+the change ends the old owner's stretch there and starts the new owner's, so that no time (or
+counter growth) is lost or billed twice at the handover. Line detail names a resource by its
+``original_resource_id`` (Gnocchi's own id is a uuid5 of it for non-UUID ids) and shows its
+``display_name`` (or ``name``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 from artifice.collectors.base import RAW_COLUMNS
 
 _FIRST = pd.Timestamp("1900-01-01", tz="UTC")
+ENDED = "moved"  # the status of the old owner's boundary row: not billable, so its uptime stops there
 
 
 def revisions_frame(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -38,16 +42,39 @@ def revisions_frame(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame.astype({"revision_start": RAW_COLUMNS["timestamp"]}).sort_values("revision_start", kind="stable")
 
 
-def attribute(buckets: pd.DataFrame, revisions: pd.DataFrame, tenants: Sequence[str]) -> pd.DataFrame:
+def attribute(buckets: pd.DataFrame, revisions: pd.DataFrame, tenants: Sequence[str], transformer: str) -> pd.DataFrame:
     """``buckets`` (id, timestamp, volume) with the tenant, flavor and names of their revision.
 
-    Only buckets whose revision belongs to one of ``tenants`` are kept.
+    Only the rows of ``tenants`` are kept: their buckets, and the boundary rows of their stretches.
     """
     buckets = buckets.astype({"timestamp": RAW_COLUMNS["timestamp"]}).sort_values("timestamp", kind="stable")
     merged = pd.merge_asof(buckets, revisions, left_on="timestamp", right_on="revision_start", by="id")
-    merged = merged[merged["project_id"].isin(list(tenants))]
-    out = merged.drop(columns=["revision_start", "id"]).rename(
+    merged = merged.sort_values(["id", "timestamp"], kind="stable").reset_index(drop=True)
+    rows = pd.concat([merged, *_handovers(merged, transformer)], ignore_index=True)
+    rows = rows[rows["project_id"].isin(list(tenants))]
+    out = rows.drop(columns=["revision_start", "id"]).rename(
         columns={"project_id": "tenant_id", "original": "resource_id", "name": "resource_name"}
     )
-    # Each resource's buckets together, in time order, as the engine reads them fastest.
+    # Each resource's rows together, in time order, as the engine reads them fastest.
     return out.sort_values(["resource_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+def _handovers(merged: pd.DataFrame, transformer: str) -> list[pd.DataFrame]:
+    """Boundary rows where a resource changed owner between two buckets, at the moment it changed."""
+    same_resource = merged["id"].eq(merged["id"].shift())
+    changed = same_resource & merged["project_id"].ne(merged["project_id"].shift())
+    if not changed.any():
+        return []
+    after = merged[changed.to_numpy()]
+    before = merged.shift()[changed.to_numpy()]
+    moment = after["revision_start"].to_numpy()
+    # The old owner's stretch ends at the change: nothing more of it is billed (a counter keeps its value).
+    old = before.assign(timestamp=moment, revision_start=moment)
+    old["volume"] = before["volume"] if transformer == "delta" else 0.0
+    if "status" in old:
+        old["status"] = ENDED
+    boundaries = [old]
+    if transformer != "sum":  # the new owner's starts at the change, at the level it had then
+        taken = {column: after[column].to_numpy() for column in ("project_id", "flavor", "original", "name")}
+        boundaries.append(before.assign(timestamp=moment, revision_start=moment, **taken))
+    return boundaries

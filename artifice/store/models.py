@@ -111,6 +111,7 @@ class LineResource(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id", ondelete="CASCADE"), index=True)
     resource_id: Mapped[str] = mapped_column(String(255))
+    resource_name: Mapped[str] = mapped_column(String(255), default="")  # the telemetry's display name, if any
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
 
     line: Mapped[InvoiceLine] = relationship(back_populates="resources")

@@ -105,4 +105,5 @@ def priced(line: InvoiceLine) -> PricedLine:
         line.amount,
         tuple((x.resource_id, x.quantity) for x in line.resources if x.resource_id),
         line.item_type,
+        tuple((x.resource_id, x.resource_name) for x in line.resources if x.resource_id and x.resource_name),
     )

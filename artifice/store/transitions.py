@@ -399,6 +399,7 @@ def line_row(line: PricedLine) -> InvoiceLine:
     # A line without per-resource detail (a plugin item) is its own detail row, so
     # that every line has line items in the read API.
     resources = line.resources or (("", line.quantity),)
+    names = dict(line.resource_names)
     return InvoiceLine(
         datacenter=line.datacenter,
         service=line.service,
@@ -408,5 +409,5 @@ def line_row(line: PricedLine) -> InvoiceLine:
         quantity=line.quantity,
         unit_price=line.unit_price,
         amount=line.amount,
-        resources=[LineResource(resource_id=r, quantity=q) for r, q in resources],
+        resources=[LineResource(resource_id=r, quantity=q, resource_name=names.get(r, "")) for r, q in resources],
     )
