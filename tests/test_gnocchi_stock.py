@@ -261,7 +261,9 @@ def backdate_project_change(server: Server, resource: str, moment: dt.datetime) 
     with indexer.begin() as connection:
         values = {"m": moment.replace(tzinfo=None), "first": LEAD_IN.replace(tzinfo=None), "r": resource}  # naive UTC
         current = "UPDATE resource SET revision_start = :m, started_at = :first WHERE id = :r"
-        earlier = "UPDATE resource_history SET revision_start = :first, revision_end = :m, started_at = :first WHERE id = :r"
+        earlier = (
+            "UPDATE resource_history SET revision_start = :first, revision_end = :m, started_at = :first WHERE id = :r"
+        )
         connection.execute(sa.text(current), values)
         connection.execute(sa.text(earlier), values)
     indexer.dispose()
