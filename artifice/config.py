@@ -80,6 +80,10 @@ def load(argv: Sequence[str] = (), cli_opts: Sequence[cfg.Opt] = ()) -> cfg.Conf
         conf(list(argv), project="artifice", default_config_files=defaults)
     except (cfg.Error, ValueError, OSError) as exc:
         raise ConfigError(f"configuration: {exc}") from exc
+    except SystemExit as exc:  # argparse, on a bad value of a command-line option set in a file ([DEFAULT] debug)
+        if exc.code in (0, None):  # --help, --version
+            raise
+        raise ConfigError("configuration: an option's value is not valid (argparse said which, above)") from exc
     validate(conf)
     return conf
 

@@ -96,7 +96,7 @@ def call(
     try:
         return retrying(function, *args, **kwargs)
     except (*errors, ks_exc.ClientException) as exc:  # type: ignore[misc]
-        kind = "failed after retries" if is_transient(exc) else "failed"
+        kind = "failed after retries" if is_transient(exc) and conf.telemetry.retries else "failed"
         raise CollectionError(f"{what} {kind}: {exc.__class__.__name__}: {_one_line(exc)}") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # an answer that is not the API's JSON
         raise CollectionError(f"{what} failed: the answer is not valid API JSON: {_one_line(exc)}") from exc

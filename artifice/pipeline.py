@@ -109,7 +109,12 @@ class Pipeline:
         return cls(conf, collector_class(conf), invoice_class, adapter_name, rules, store)
 
     def tenants(self, window: Window) -> list[Tenant]:
-        return tenants.select(self.conf, self.collector.tenants(window))
+        """Every project Keystone or the window's telemetry knows, whatever [tenants] filters."""
+        return tenants.known(self.conf, self.collector.tenants(window))
+
+    def billed(self, tenants_known: list[Tenant]) -> list[Tenant]:
+        """Those ``[tenants]`` let be billed (read at each use: a reload may change it)."""
+        return tenants.billed(self.conf, tenants_known)
 
     def plan(self, window: Window, tenants_to_bill: list[Tenant]) -> None:
         """Tell the collector which tenants are billed next, in order, so it can read them in batches."""

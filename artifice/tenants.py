@@ -46,14 +46,17 @@ def keystone_projects(conf: cfg.ConfigOpts) -> dict[str, str]:
     return {str(p["id"]): str(p.get("name") or "") for p in body.get("projects", [])}
 
 
-def select(conf: cfg.ConfigOpts, from_telemetry: list[Tenant]) -> list[Tenant]:
-    """Telemetry's tenants, named and completed from Keystone, then filtered."""
-    options = conf.tenants
-    names: dict[str, str] = keystone_projects(conf) if options.from_keystone else {}
-    ids = {t.id for t in from_telemetry} | set(names)
+def known(conf: cfg.ConfigOpts, from_telemetry: list[Tenant]) -> list[Tenant]:
+    """Telemetry's tenants, named and completed from Keystone (not filtered: see ``billed``)."""
+    names: dict[str, str] = keystone_projects(conf) if conf.tenants.from_keystone else {}
+    ids = {t.id for t in from_telemetry if t.id.strip()} | set(names)
     deleted = sorted(t for t in ids if names and t not in names)
     if deleted:
         LOG.info("billing %d project(s) no longer in Keystone: %s", len(deleted), ", ".join(deleted))
-    tenants = [Tenant(t, names.get(t, "")) for t in sorted(ids)]
-    include, exclude = set(options.include_tenants), set(options.exclude_tenants)
+    return [Tenant(t, names.get(t, "")) for t in sorted(ids)]
+
+
+def billed(conf: cfg.ConfigOpts, tenants: list[Tenant]) -> list[Tenant]:
+    """Those of ``tenants`` that [tenants] include_tenants and exclude_tenants let be billed, now."""
+    include, exclude = set(conf.tenants.include_tenants), set(conf.tenants.exclude_tenants)
     return [t for t in tenants if (not include or include & {t.id, t.name}) and not exclude & {t.id, t.name}]

@@ -381,7 +381,7 @@ def test_every_pass_says_what_it_did_and_each_commit_is_one_line(tmp_path: Path,
         assert stop(process) == 0
     log = (tmp_path / "daemon.log").read_text()
     assert log.count("committed ART-t1-20261001-20261101-r1") == 1
-    assert log.count("billing pass: months due") >= 3
+    assert log.count("billing pass: months with tenants due") >= 3
 
 
 # Done when: a daemon on a moved clock, through several months, with faults on the way.

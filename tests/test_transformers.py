@@ -192,8 +192,7 @@ def test_a_meter_whose_counter_type_its_transformer_bills_wrong_is_refused() -> 
         {"meters": {"storage.objects.outgoing.bytes": {"transformer": "delta", "unit": "GB"}}}, "test", 7200
     )
     samples = [
-        {**sample("storage.objects.outgoing.bytes", at(1, h), 1e9, unit="B"), "counter_type": "delta"}
-        for h in range(3)
+        {**sample("storage.objects.outgoing.bytes", at(1, h), 1e9, unit="B"), "counter_type": "delta"} for h in range(3)
     ]
     with pytest.raises(ConfigError, match=r"is a delta meter .* map it with transformer sum"):
         rate(samples_frame(samples, "RegionOne"), OCTOBER, mapping, ("openstack",))

@@ -37,8 +37,8 @@ class Outcome:
 def due_months(now: dt.datetime, delay: dt.timedelta, first: str, listed: Sequence[Window]) -> list[Window]:
     """Complete months whose billing time has come, oldest first, from ``first`` (YYYY-MM).
 
-    Without ``first``: from the oldest month already listed, else only the newest due month (a new
-    installation does not bill the past by itself; ``artifice bill`` does).
+    Without ``first``: from the oldest month a billing pass listed (``listed``), else only the
+    newest due month (a new installation does not bill the past by itself; ``artifice bill`` does).
     """
     last = last_due(now, delay)
     start = parse_month(first) if first else min((m for m in listed if m.is_month), default=last)
@@ -70,28 +70,30 @@ class MonthLoop:
         self.stopping = stopping or threading.Event()
         self.listed = self.due = 0  # of the last month billed: tenants listed, and those due
 
-    def tenants(self, window: Window, relist: bool) -> list[Tenant]:
-        """The month's tenants: listed now (and recorded), or as recorded when listed before."""
+    def tenants(self, window: Window, relist: bool | dt.timedelta, origin: str = "bill") -> list[Tenant]:
+        """The month's tenants (all of them, whatever [tenants] filters): listed now and recorded, or
+        as recorded (``relist`` False: any listing; a timedelta: one younger than that)."""
         store = self.pipeline.store
-        known = None if relist else store.listed(window)
+        known = None if relist is True else store.listed(window, None if relist is False else relist)
         if known is not None:
             return known
         tenants = self.pipeline.tenants(window)
-        store.record_listing(window, tenants)
+        store.record_listing(window, tenants, origin)
         return tenants
 
     def bill(
         self,
         window: Window,
         *,
-        relist: bool = True,
+        relist: bool | dt.timedelta = True,
         backoff: Backoff | None = None,
         progress: Callable[[int, int, Tenant], None] | None = None,
+        origin: str = "bill",
     ) -> Iterator[Outcome]:
         """Bill every due tenant of a month that has ended."""
         refuse_unfinished(window, utcnow())
         store = self.pipeline.store
-        listed = self.tenants(window, relist)
+        listed = self.pipeline.billed(self.tenants(window, relist, origin))
         due = store.due_tenants(window, listed, backoff)
         mine = [t for t in due if self.owns(t.id)]
         self.listed, self.due = len(listed), len(due)
@@ -113,7 +115,7 @@ class MonthLoop:
 
     def preview(self, window: Window) -> Iterator[Outcome]:
         """What billing every tenant of ``window`` would send (a dry run: nothing is written)."""
-        tenants = [t for t in self.pipeline.tenants(window) if self.owns(t.id)]
+        tenants = [t for t in self.pipeline.billed(self.pipeline.tenants(window)) if self.owns(t.id)]
         self.pipeline.plan(window, tenants)
         for tenant in tenants:
             if self.stopping.is_set():

@@ -58,8 +58,8 @@ class BillingRun:
     def steps(self) -> Generator[str, None, None]:
         job = self.job
         claimed = self.claimed = self.store.claim(job.tenant, job.window, job.kind, job.adapter, job.run_id)
-        LOG.info("run %s: tenant %s %s is %s (%s)", job.run_id, job.tenant.id, job.window.label, claimed.reference,
-                 claimed.state)  # fmt: skip
+        LOG.debug("run %s: tenant %s %s is %s (%s)", job.run_id, job.tenant.id, job.window.label, claimed.reference,
+                  claimed.state)  # fmt: skip
         yield "claimed"
         try:
             invoice = job.new_invoice(claimed.reference)

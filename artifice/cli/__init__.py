@@ -11,7 +11,7 @@ from oslo_config import cfg
 from oslo_log import log as oslo_log
 
 from artifice import config
-from artifice.exceptions import ArtificeError
+from artifice.exceptions import ArtificeError, ConfigError
 
 LOG = logging.getLogger("artifice")
 
@@ -35,7 +35,7 @@ def run(
     conf: cfg.ConfigOpts | None = None
     try:
         conf = config.load(args, [*common_cli_opts, *cli_opts])
-        _setup_logging(conf, prog, service)
+        setup_logging(conf, prog, service)
         config.warn_unknown(conf)
         for path in config.readable_by_others(conf):
             LOG.warning("config file %s is readable by every user and may hold secrets: chmod o-r %s", path, path)
@@ -51,10 +51,14 @@ def run(
         return 141
 
 
-def _setup_logging(conf: cfg.ConfigOpts, prog: str, service: bool) -> None:
+def setup_logging(conf: cfg.ConfigOpts, prog: str, service: bool) -> None:
+    """oslo.log for a service (again on a reload), plain stderr for a command; a bad setting is a ConfigError."""
     if service:
         oslo_log.set_defaults(default_log_levels=[*oslo_log.get_default_log_levels(), *QUIET])
-        oslo_log.setup(conf, "artifice")
+        try:
+            oslo_log.setup(conf, "artifice")
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"logging ([DEFAULT] log_file, log_dir, default_log_levels...): {exc}") from exc
         return
     logging.basicConfig(
         level=logging.DEBUG if conf.debug else logging.WARNING,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from oslo_config import cfg
 
+from artifice import tenants
 from artifice.billing.months import MonthLoop, Outcome, due_months, last_due
 from artifice.cli import render, run
 from artifice.exceptions import ArtificeError, CollectionError, InputError
@@ -77,8 +78,11 @@ def _dispatch(conf: cfg.ConfigOpts) -> int:
         return 0
     if conf.command.name == "status":
         delay = dt.timedelta(seconds=conf.daemon.bill_delay)
-        due = due_months(utcnow(), delay, conf.daemon.first_month, store.listed_months())
-        print(render.status_text(store.tenant_status(due), due[-1] if due else last_due(utcnow(), delay)))
+        due = due_months(utcnow(), delay, conf.daemon.first_month, store.listed_months(origin="daemon"))
+        statuses = store.tenant_status(due)
+        billed = {t.id for t in tenants.billed(conf, [Tenant(s.tenant_id, s.tenant_name) for s in statuses])}
+        shown = [s for s in statuses if s.tenant_id in billed]  # not those [tenants] leaves out
+        print(render.status_text(shown, due[-1] if due else last_due(utcnow(), delay)))
         return 0
     committed = conf.command.outcome == "committed"
     row = store.reconcile(
@@ -94,7 +98,7 @@ def _bill(conf: cfg.ConfigOpts) -> int:
     if not dry_run:
         refuse_unfinished(window, utcnow())
     loop = MonthLoop(Pipeline.from_config(conf))
-    if conf.command.tenant:
+    if conf.command.tenant is not None:  # an empty --tenant "" is refused, never taken for --all
         tenant = _known_tenant(loop, window, conf.command.tenant, dry_run, conf.command.force_tenant)
         print(render.invoice_text(loop.pipeline.bill(tenant, window, dry_run, rebill)))
         return 0
@@ -126,16 +130,20 @@ def _known_tenant(loop: MonthLoop, window: Window, text: str, dry_run: bool, for
     if force:
         return Tenant(tenant_id)
     try:
-        tenants = loop.pipeline.tenants(window) if dry_run else loop.tenants(window, relist=True)
+        listed = loop.pipeline.tenants(window)
     except CollectionError as exc:
         raise CollectionError(
             f"tenant {tenant_id} {window.label}: cannot ask Keystone and telemetry for the month's projects "
             f"(--force-tenant skips that check): {exc}"
         ) from exc
-    known = {t.id: t for t in tenants}
+    known = {t.id: t for t in listed}
     if tenant_id in known:
+        if not loop.pipeline.billed([known[tenant_id]]):
+            raise InputError(f"--tenant {tenant_id} is left out by [tenants] include_tenants/exclude_tenants")
+        if not dry_run:  # its month is due now for every tenant listed, the daemon knows
+            loop.pipeline.store.record_listing(window, listed)
         return known[tenant_id]
-    named = [t.id for t in tenants if t.name == tenant_id]
+    named = [t.id for t in listed if t.name == tenant_id]
     if named:
         raise InputError(f"--tenant {tenant_id} is the name of project {', '.join(named)}: give its id")
     keystone = "Keystone" if loop.pipeline.conf.tenants.from_keystone else "Keystone (not asked: from_keystone)"

@@ -36,21 +36,30 @@ def samples_frame(samples: Iterable[Mapping[str, Any]], region: str) -> pd.DataF
     """
     rows = [s for s in samples if isinstance(s, Mapping)]
     columns: dict[str, list[Any]] = {
-        "tenant_id": [r.get("project_id") for r in rows],
-        "meter": [r.get("counter_name") or r.get("meter") for r in rows],
-        "resource_id": [r.get("resource_id") for r in rows],
+        "tenant_id": [_name(r.get("project_id")) for r in rows],
+        "meter": [_name(r.get("counter_name") or r.get("meter")) for r in rows],
+        "resource_id": [_name(r.get("resource_id")) for r in rows],
         "timestamp": [_text(r.get("timestamp")) for r in rows],
         "volume": [_number(r.get("counter_volume", r.get("volume"))) for r in rows],
-        "unit": [r.get("counter_unit") or r.get("unit") for r in rows],
-        "source": [r.get("source") for r in rows],
-        "message_id": [r.get("message_id") for r in rows],
+        "unit": [_name(r.get("counter_unit") or r.get("unit")) for r in rows],
+        "source": [_name(r.get("source")) for r in rows],
+        "message_id": [_name(r.get("message_id")) for r in rows],
         "flavor": [metadata_value(r.get("resource_metadata"), FLAVOR_KEYS) for r in rows],
         "status": [metadata_value(r.get("resource_metadata"), STATUS_KEYS) for r in rows],
-        "counter_type": [r.get("counter_type") or r.get("type") for r in rows],
+        "counter_type": [_name(r.get("counter_type") or r.get("type")) for r in rows],
     }
     frame = pd.DataFrame(columns, dtype=object)
     frame["region"] = region
     return conform(frame)
+
+
+def _name(value: Any) -> str | None:
+    """An id or a name: a non-empty string (numbers taken as text); anything else is missing."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _text(value: Any) -> str | None:

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Iterator
 
 from oslo_config import cfg
 
@@ -17,6 +18,7 @@ from artifice.billing.months import MonthLoop, Outcome, due_months
 from artifice.daemon import metrics
 from artifice.daemon.partition import Partition
 from artifice.exceptions import ArtificeError
+from artifice.model import Tenant
 from artifice.pipeline import Pipeline
 from artifice.timeutil import Window, utcnow
 
@@ -59,13 +61,26 @@ class Progress:
 
 
 class BillingPasses:
-    def __init__(self, conf: cfg.ConfigOpts, stopping: threading.Event, partition: Partition | None = None) -> None:
+    """The daemon's two jobs. Their ``Progress`` outlives a reload: a pass that hung before it still counts."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        stopping: threading.Event,
+        partition: Partition | None = None,
+        progress: tuple[Progress, Progress] | None = None,
+    ) -> None:
         self.conf = conf
         self.stopping = stopping
         self.billing = Pipeline.from_config(conf)
         self.estimates = Pipeline.from_config(conf)
         self.partition = partition or Partition(conf.daemon.coordination_url, conf.daemon.coordination_group)
-        self.progress = Progress()
+        self.billing_progress, self.estimate_progress = progress or (Progress(), Progress())
+
+    def stalled(self) -> bool:
+        """A job has finished no tenant for ``stall_timeout`` seconds."""
+        limit = self.conf.daemon.stall_timeout
+        return self.billing_progress.stalled(limit) or self.estimate_progress.stalled(limit)
 
     def reconfigured(self, conf: cfg.ConfigOpts) -> BillingPasses:
         """The passes of a reloaded configuration; coordination is kept unless its settings changed."""
@@ -73,14 +88,22 @@ class BillingPasses:
             self.conf.daemon.coordination_url,
             self.conf.daemon.coordination_group,
         )
-        passes = BillingPasses(conf, self.stopping, self.partition if same else None)
+        progress = (self.billing_progress, self.estimate_progress)
+        passes = BillingPasses(conf, self.stopping, self.partition if same else None, progress)
         if not same:
             self.partition.leave()
         return passes
 
     def months(self, now: dt.datetime) -> list[Window]:
         delay = dt.timedelta(seconds=self.conf.daemon.bill_delay)
-        return due_months(now, delay, self.conf.daemon.first_month, self.billing.store.listed_months())
+        listed = self.billing.store.listed_months(origin="daemon")
+        return due_months(now, delay, self.conf.daemon.first_month, listed)
+
+    def relist(self, window: Window, now: dt.datetime) -> bool | dt.timedelta:
+        """How old a listing of ``window`` may be: recent months are listed again, for tenants whose data came late."""
+        if window.end + dt.timedelta(days=self.conf.daemon.relist_days) <= now:
+            return False
+        return dt.timedelta(seconds=6 * self.conf.daemon.run_interval)
 
     def backoff(self, failures: int) -> dt.timedelta:
         """How long a tenant-month that failed ``failures`` times waits before the next try."""
@@ -91,33 +114,43 @@ class BillingPasses:
         """Bill every due tenant-month this daemon owns, oldest month first; stop between tenants when asked."""
         report = PassReport()
         started = time.monotonic()
-        self.progress.started()
+        self.billing_progress.started()
         try:
             ring = self.partition.ring()
             loop = MonthLoop(self.billing, lambda t: self.partition.owns(ring, t), self.stopping)
-            for window in self.months(utcnow()):
+            now = utcnow()
+            for window in self.months(now):
                 if self.stopping.is_set():
                     break
-                report.months.append(window)
-                self._bill_month(loop, window, report)
+                self._bill_month(loop, window, now, report)
+        except ArtificeError as exc:  # the calendar or the database cannot say what is due: the next pass tries
+            LOG.error("billing pass: %s", exc)
+            report.failed += 1
         finally:
-            self.progress.finished()
+            self.billing_progress.finished()
         metrics.PASS_SECONDS.observe(time.monotonic() - started)
         self._record_lag()
         months = ", ".join(m.label for m in report.months) or "none"
-        LOG.info("billing pass: months due %s: %s committed, %s failed, %s skipped (%.1f s)", months,
+        LOG.info("billing pass: months with tenants due %s: %s committed, %s failed, %s skipped (%.1f s)", months,
                  report.committed, report.failed, report.skipped, time.monotonic() - started)  # fmt: skip
         return report
 
-    def _bill_month(self, loop: MonthLoop, window: Window, report: PassReport) -> None:
+    def _bill_month(self, loop: MonthLoop, window: Window, now: dt.datetime, report: PassReport) -> None:
         try:
-            for outcome in loop.bill(window, relist=False, backoff=self.backoff):
-                self.progress.moved()
-                self._count(outcome, report)
+            outcomes = list(self._outcomes(loop, window, now, report))
         except ArtificeError as exc:  # the month's tenants could not be listed: the next pass tries again
             LOG.error("run %s: %s: cannot list tenants: %s", self.billing.run_id, window.label, exc)
             metrics.FAILURES.inc()
             report.failed += 1
+            return
+        if outcomes:
+            report.months.append(window)
+
+    def _outcomes(self, loop: MonthLoop, window: Window, now: dt.datetime, report: PassReport) -> Iterator[Outcome]:
+        for outcome in loop.bill(window, relist=self.relist(window, now), backoff=self.backoff, origin="daemon"):
+            self.billing_progress.moved()
+            self._count(outcome, report)
+            yield outcome
 
     def _count(self, outcome: Outcome, report: PassReport) -> None:
         what = f"run {self.billing.run_id}: tenant {outcome.tenant.id} {outcome.window.label}"
@@ -141,18 +174,19 @@ class BillingPasses:
             LOG.warning("lag metric not updated: %s", exc)
             return
         metrics.LAG.clear()
-        for status in statuses:
+        billed = {t.id for t in self.billing.billed([Tenant(s.tenant_id, s.tenant_name) for s in statuses])}
+        for status in (s for s in statuses if s.tenant_id in billed):
             metrics.LAG.labels(tenant=status.tenant_id).set(status.lag)
 
     def estimate(self) -> int:
         """Store month-to-date estimates of this daemon's tenants; nothing is sent to the ERP."""
-        self.progress.started()
+        self.estimate_progress.started()
         stored = 0
         try:
             ring = self.partition.ring()
             loop = MonthLoop(self.estimates, lambda t: self.partition.owns(ring, t), self.stopping)
             for outcome in loop.estimate(utcnow()):
-                self.progress.moved()
+                self.estimate_progress.moved()
                 if outcome.error is not None:
                     LOG.warning("estimate of tenant %s %s failed: %s", outcome.tenant.id, outcome.window, outcome.error)
                 else:
@@ -160,6 +194,6 @@ class BillingPasses:
         except ArtificeError as exc:
             LOG.error("estimates: %s", exc)
         finally:
-            self.progress.finished()
+            self.estimate_progress.finished()
         LOG.info("month-to-date estimates stored for %s tenant(s)", stored)
         return stored

@@ -11,6 +11,7 @@ the configuration files.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -26,11 +27,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from oslo_config import cfg
 
 from artifice import config
-from artifice.cli import common_cli_opts, run
+from artifice.cli import common_cli_opts, run, setup_logging
 from artifice.daemon import metrics
 from artifice.daemon.passes import BillingPasses
 from artifice.exceptions import ArtificeError
-from artifice.timeutil import UTC, utcnow
+from artifice.timeutil import UTC
 
 LOG = logging.getLogger("artifice.daemon")
 
@@ -79,7 +80,7 @@ class Daemon:
     def _answer_watchdog(self) -> None:
         """Tell systemd all is well, unless a pass has stalled: then let systemd restart the daemon."""
         limit = self.passes.conf.daemon.stall_timeout
-        if not self.passes.progress.stalled(limit):
+        if not self.passes.stalled():
             self.notifier.notify("WATCHDOG=1")
             self.stall_reported = False
         elif not self.stall_reported:
@@ -87,7 +88,7 @@ class Daemon:
             self.stall_reported = True
 
     def _schedule(self, conf: cfg.ConfigOpts) -> None:
-        now = utcnow()
+        now = dt.datetime.now(UTC)  # the scheduler runs on the real clock, whatever the calendar says
         billing = IntervalTrigger(seconds=conf.daemon.run_interval, timezone=UTC)
         self.scheduler.add_job(self._bill, billing, id="bill", next_run_time=now, replace_existing=True)
         if conf.daemon.estimate_interval:
@@ -106,6 +107,7 @@ class Daemon:
         self.notifier.notify("RELOADING=1")
         try:
             conf = config.load(self.argv, common_cli_opts)
+            setup_logging(conf, "artifice-daemon", service=True)
             config.warn_unknown(conf)
             passes = self.passes.reconfigured(conf)
             self._schedule(conf)

@@ -65,10 +65,13 @@ def timeouts(config: Mapping[str, str]) -> tuple[float, float]:
 
 
 def safe_url(url: str) -> str:
-    """``url`` without credentials, query string or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    """``url`` without credentials, query string or fragment (a placeholder when it cannot be parsed)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "<unparsable URL>"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

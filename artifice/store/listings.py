@@ -12,12 +12,14 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from artifice import model
+from artifice.exceptions import StoreError
 from artifice.model import Tenant
+from artifice.store import db
 from artifice.store.base import StoreBase
 from artifice.store.models import BillingMonth, BillingWindow, TenantMonth
 from artifice.timeutil import Window
@@ -37,22 +39,25 @@ class TenantStatus:
 
 
 class Listings(StoreBase):
-    def record_listing(self, window: Window, tenants: Sequence[Tenant]) -> None:
+    def record_listing(self, window: Window, tenants: Sequence[Tenant], origin: str = "bill") -> None:
         """Record the tenants listed for ``window`` (adding to any listed before), in one transaction.
 
         Daemons list a month at the same time: one that meets another's rows reads them and adds its own.
+        ``origin`` is ``daemon`` for a billing pass: only those listings set where the daemon starts.
         """
-        try:
-            self._record_listing(window, tenants)
-        except IntegrityError:
-            self._record_listing(window, tenants)
+        for attempt in range(5):
+            try:
+                self._record_listing(window, tenants, origin)
+                return
+            except IntegrityError as exc:
+                if attempt == 4:
+                    raise StoreError(f"{window.label}: cannot record its tenants: {db.describe(exc)}") from exc
 
-    def _record_listing(self, window: Window, tenants: Sequence[Tenant]) -> None:
+    def _record_listing(self, window: Window, tenants: Sequence[Tenant], origin: str) -> None:
         with self._write() as session:
             now = self.database_now(session)
             known = {
-                row.tenant_id: row
-                for row in session.scalars(select(TenantMonth).where(*_period(TenantMonth, window)))
+                row.tenant_id: row for row in session.scalars(select(TenantMonth).where(*_period(TenantMonth, window)))
             }
             for tenant in tenants:
                 row = known.get(tenant.id)
@@ -64,21 +69,32 @@ class Listings(StoreBase):
                     row.tenant_name = tenant.name
             session.flush()
             count = len(known.keys() | {t.id for t in tenants})
-            session.execute(delete(BillingMonth).where(*_period(BillingMonth, window)))
-            session.add(BillingMonth(period_start=window.start, period_end=window.end, listed_at=now, tenants=count))
+            month = session.get(BillingMonth, (window.start, window.end))
+            if month is None:
+                session.add(BillingMonth(period_start=window.start, period_end=window.end, listed_at=now,
+                                         tenants=count, origin=origin))  # fmt: skip
+            else:
+                month.listed_at, month.tenants = now, count
+                month.origin = "daemon" if "daemon" in (month.origin, origin) else origin
 
-    def listed(self, window: Window) -> list[Tenant] | None:
-        """The tenants listed for ``window``, or None if it was never listed."""
+    def listed(self, window: Window, younger_than: dt.timedelta | None = None) -> list[Tenant] | None:
+        """The tenants listed for ``window``; None if never listed (or, with ``younger_than``, listed longer ago)."""
         with self._session() as session:
-            if session.get(BillingMonth, (window.start, window.end)) is None:
+            month = session.get(BillingMonth, (window.start, window.end))
+            if month is None:
+                return None
+            if younger_than is not None and month.listed_at < self.database_now(session) - younger_than:
                 return None
             query = select(TenantMonth).where(*_period(TenantMonth, window)).order_by(TenantMonth.tenant_id)
             return [Tenant(r.tenant_id, r.tenant_name) for r in session.scalars(query)]
 
-    def listed_months(self) -> list[Window]:
+    def listed_months(self, origin: str | None = None) -> list[Window]:
+        """The months whose tenants were listed (by ``origin`` only, when given)."""
+        query = select(BillingMonth.period_start, BillingMonth.period_end)
+        if origin is not None:
+            query = query.where(BillingMonth.origin == origin)
         with self._session() as session:
-            rows = session.execute(select(BillingMonth.period_start, BillingMonth.period_end))
-            return sorted(Window(start, end) for start, end in rows)
+            return sorted(Window(start, end) for start, end in session.execute(query))
 
     def due_tenants(self, window: Window, tenants: Iterable[Tenant], backoff: Backoff | None = None) -> list[Tenant]:
         """Those of ``tenants`` whose invoice for ``window`` is not committed, and worth a run now.

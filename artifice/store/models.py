@@ -138,6 +138,7 @@ class BillingMonth(Base):
     period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
     listed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     tenants: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str] = mapped_column(String(16), default="bill")  # daemon: a billing pass; bill: by hand
 
 
 class TenantMonth(Base):

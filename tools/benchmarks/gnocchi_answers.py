@@ -25,7 +25,8 @@ from typing import Any
 
 import requests
 
-from artifice.collectors.gnocchi import DEFAULT_RESOURCE_TYPES, PREFERRED_AGGREGATION
+from artifice.collectors.gnocchi import DEFAULT_RESOURCE_TYPES
+from artifice.collectors.gnocchi_archives import PREFERRED_AGGREGATION
 from artifice.timeutil import parse_month
 from artifice.usage.mapping import load_mapping
 from tools.benchmarks import common
@@ -111,9 +112,9 @@ def _seconds(value: float) -> str:
 
 
 def _meters() -> dict[str, str]:
-    """Mapped meter -> the aggregation Artifice reads (this policy has every method)."""
+    """The Gnocchi metric of each mapped meter -> the aggregation Artifice reads (this policy has every method)."""
     rules = load_mapping(str(SHIPPED_MAPPING), 7200)
-    return {meter: PREFERRED_AGGREGATION.get(rule.transformer, "mean") for meter, rule in rules.items()}
+    return {rule.metric: PREFERRED_AGGREGATION.get(rule.transformer, "mean") for rule in rules.values()}
 
 
 def _projects(url: str) -> list[str]:

@@ -71,7 +71,8 @@ def gnocchi_resources(
                 continue
             meter = METER_NAMES[int(series.meter[row])]
             values = samples.volume[keep].tolist()
-            metrics[meter] = [{"timestamp": s, "value": v} for s, v in zip(stamps[keep].tolist(), values, strict=True)]
+            measures = [{"timestamp": s, "value": v} for s, v in zip(stamps[keep].tolist(), values, strict=True)]
+            metrics[meter] = measures
             times += [int(samples.time[keep[0]]), int(samples.time[keep[-1]])]
         if not metrics:
             continue
@@ -95,8 +96,10 @@ def gnocchi_resources(
             )
         )
         for meter in meters[1:]:
-            body["metrics"][meter] = {"archive_policy_name": gnocchi_loader.ARCHIVE_POLICY, "unit": METERS[meter][0]}
-        yield gnocchi_loader.RESOURCE_TYPES[meters[0]], body, metrics
+            body["metrics"][gnocchi_loader.METRIC_NAMES.get(meter, meter)] = {
+                "archive_policy_name": gnocchi_loader.ARCHIVE_POLICY, "unit": METERS[meter][0]}  # fmt: skip
+        named = {gnocchi_loader.METRIC_NAMES.get(meter, meter): measures for meter, measures in metrics.items()}
+        yield gnocchi_loader.RESOURCE_TYPES[meters[0]], body, named
 
 
 def _moment(nanoseconds: int) -> dt.datetime:

@@ -46,8 +46,7 @@ import warnings
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 DEFAULT_PUBLISHER_URL = "gnocchi://?enable_filter_project=false"
-REQUIRED_FIELDS = ("counter_name", "counter_type", "counter_unit",
-                   "counter_volume", "resource_id", "timestamp")
+REQUIRED_FIELDS = ("counter_name", "counter_type", "counter_unit", "counter_volume", "resource_id", "timestamp")
 
 
 class Failure(Exception):
@@ -60,12 +59,12 @@ def write_config(workdir, url, debug=False):
     with open(conf, "w") as f:
         f.write(f"""[DEFAULT]
 use_stderr = true
-debug = {'true' if debug else 'false'}
+debug = {"true" if debug else "false"}
 
 [service_credentials]
 auth_type = gnocchi-basic
 user = admin
-endpoint = {url.rstrip('/')}
+endpoint = {url.rstrip("/")}
 """)
     # An empty --config-dir keeps /etc/ceilometer/ceilometer.conf.d out.
     confdir = os.path.join(workdir, "conf.d")
@@ -75,6 +74,7 @@ endpoint = {url.rstrip('/')}
 
 def prepare(workdir, url, debug=False):
     from ceilometer import service
+
     args = write_config(workdir, url, debug)
     return service.prepare_service(argv=["ceilometer-publish", *args])
 
@@ -98,8 +98,7 @@ class ErrorCollector(logging.Handler):
         out = []
         for r in self.records:
             msg = r.getMessage()
-            if (allow_unhandled and r.levelno < logging.ERROR
-                    and msg.endswith(" is not handled by Gnocchi")):
+            if allow_unhandled and r.levelno < logging.ERROR and msg.endswith(" is not handled by Gnocchi"):
                 continue
             if r.exc_info and r.exc_info[1] is not None:
                 msg += f" ({type(r.exc_info[1]).__name__}: {r.exc_info[1]})"
@@ -111,6 +110,7 @@ def make_publisher(conf, publisher_url):
     from urllib import parse as urlparse
 
     from ceilometer.publisher import gnocchi
+
     return gnocchi.GnocchiPublisher(conf, urlparse.urlparse(publisher_url))
 
 
@@ -121,8 +121,9 @@ def cmd_upgrade(args):
         cmd = [exe, *write_config(work, args.url), "--retry", str(args.retry)]
         env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")
         try:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env=env, timeout=args.timeout, text=True)
+            p = subprocess.run(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=args.timeout, text=True
+            )
         except subprocess.TimeoutExpired:
             raise Failure(f"ceilometer-upgrade took more than {args.timeout}s") from None
         if p.returncode != 0:
@@ -144,6 +145,7 @@ def cmd_upgrade(args):
 
 def parse_ts(value):
     from oslo_utils import timeutils
+
     ts = timeutils.parse_isotime(value)
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=datetime.UTC)
@@ -152,6 +154,7 @@ def parse_ts(value):
 
 def load_samples(path):
     from ceilometer import sample as sample_mod
+
     if path == "-":
         data = json.load(sys.stdin)
     else:
@@ -180,16 +183,24 @@ def load_samples(path):
         # As ceilometer.telemetry.notifications.TelemetryIpc.build_sample does
         # for the samples that the polling agent sends.
         try:
-            samples.append(sample_mod.Sample(
-                name=d["counter_name"], type=d["counter_type"],
-                unit=d["counter_unit"], volume=vol,
-                user_id=d.get("user_id"), project_id=d.get("project_id"),
-                resource_id=d["resource_id"], timestamp=d["timestamp"],
-                resource_metadata=d.get("resource_metadata") or {},
-                source=d.get("source"), id=d.get("message_id"),
-                monotonic_time=d.get("monotonic_time"),
-                user_name=d.get("user_name"),
-                project_name=d.get("project_name")))
+            samples.append(
+                sample_mod.Sample(
+                    name=d["counter_name"],
+                    type=d["counter_type"],
+                    unit=d["counter_unit"],
+                    volume=vol,
+                    user_id=d.get("user_id"),
+                    project_id=d.get("project_id"),
+                    resource_id=d["resource_id"],
+                    timestamp=d["timestamp"],
+                    resource_metadata=d.get("resource_metadata") or {},
+                    source=d.get("source"),
+                    id=d.get("message_id"),
+                    monotonic_time=d.get("monotonic_time"),
+                    user_name=d.get("user_name"),
+                    project_name=d.get("project_name"),
+                )
+            )
         except ValueError as e:
             raise Failure(f"{path}[{i}]: {e}") from None
     return samples
@@ -208,7 +219,7 @@ def batches(samples, mode):
     if mode != "timestamp":
         n = int(mode)
         for i in range(0, len(ordered), n):
-            yield ordered[i:i + n]
+            yield ordered[i : i + n]
         return
     current, key = [], None
     for s in ordered:
@@ -225,6 +236,7 @@ def batches(samples, mode):
 def check_resources(pub, published):
     """Read every published resource back; return (summary, problems)."""
     from gnocchiclient import exceptions as gnocchi_exc
+
     summary, problems = [], []
     for rid, info in published.items():
         rd, meters, project_id = info["rd"], info["meters"], info["project_id"]
@@ -239,12 +251,16 @@ def check_resources(pub, published):
             if m not in metrics:
                 problems.append(f"resource {rid} ({rtype}) has no metric {m}")
         if res.get("project_id") != project_id:
-            problems.append(f"resource {rid} ({rtype}) has project_id "
-                            f"{res.get('project_id')}, expected {project_id}")
-        summary.append({"original_resource_id": res.get("original_resource_id"),
-                        "id": res["id"], "type": rtype,
-                        "project_id": res.get("project_id"),
-                        "metrics": {m: metrics.get(m) for m in sorted(meters)}})
+            problems.append(f"resource {rid} ({rtype}) has project_id {res.get('project_id')}, expected {project_id}")
+        summary.append(
+            {
+                "original_resource_id": res.get("original_resource_id"),
+                "id": res["id"],
+                "type": rtype,
+                "project_id": res.get("project_id"),
+                "metrics": {m: metrics.get(m) for m in sorted(meters)},
+            }
+        )
     return summary, problems
 
 
@@ -280,8 +296,7 @@ def cmd_publish(args):
             raise Failure("; ".join(problems))
         if args.wait:
             wait_processed(pub._gnocchi, args.wait)
-    print(json.dumps({"samples": len(samples), "publish_calls": calls,
-                      "resources": summary}, indent=1))
+    print(json.dumps({"samples": len(samples), "publish_calls": calls, "resources": summary}, indent=1))
 
 
 def wait_processed(client, timeout):
@@ -299,6 +314,7 @@ def wait_processed(client, timeout):
 def cmd_wait(args):
     from gnocchiclient import auth, client
     from keystoneauth1 import session
+
     sess = session.Session(auth=auth.GnocchiBasicPlugin(user="admin", endpoint=args.url))
     wait_processed(client.Client("1", sess), args.timeout)
 
@@ -324,16 +340,19 @@ def main(argv=None):
     p = sub.add_parser("publish", help="push samples through GnocchiPublisher")
     p.add_argument("url")
     p.add_argument("samples", help="JSON file with a list of sample dicts, or -")
-    p.add_argument("--batch", type=batch_mode, default="all",
-                   help="publish_samples calls: all (one call, the default), timestamp "
-                        "(one per timestamp, like polling cycles) or N samples per call")
-    p.add_argument("--settle", type=float, default=0,
-                   help="after each call, wait up to this many seconds for metricd")
+    p.add_argument(
+        "--batch",
+        type=batch_mode,
+        default="all",
+        help="publish_samples calls: all (one call, the default), timestamp "
+        "(one per timestamp, like polling cycles) or N samples per call",
+    )
+    p.add_argument("--settle", type=float, default=0, help="after each call, wait up to this many seconds for metricd")
     p.add_argument("--publisher-url", default=DEFAULT_PUBLISHER_URL)
-    p.add_argument("--allow-unhandled", action="store_true",
-                   help="do not fail on meters that gnocchi_resources.yaml does not map")
-    p.add_argument("--wait", type=float, default=0,
-                   help="then wait up to this many seconds for metricd")
+    p.add_argument(
+        "--allow-unhandled", action="store_true", help="do not fail on meters that gnocchi_resources.yaml does not map"
+    )
+    p.add_argument("--wait", type=float, default=0, help="then wait up to this many seconds for metricd")
     p.add_argument("--debug", action="store_true")
     p = sub.add_parser("wait", help="wait until metricd has processed everything")
     p.add_argument("url")
@@ -349,6 +368,7 @@ def main(argv=None):
         # ensures_archives_policies or a read-back when Gnocchi is unreachable.
         if getattr(args, "debug", False):
             import traceback
+
             traceback.print_exc()
         print(f"ceilometer_publish.py {args.cmd}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -4,8 +4,9 @@ Revision ID: 0004
 Revises: 0003
 
 ``billing_months`` says which months had their tenants listed (from telemetry and Keystone) by a
-billing pass or ``bill --all``; ``tenant_months`` which tenants each listed: the tenant-months
-that are due until their invoice is committed. Existing invoice windows are backfilled.
+billing pass (origin ``daemon``) or ``artifice bill`` (``bill``); ``tenant_months`` which tenants
+each listed: the tenant-months that are due until their invoice is committed. Existing invoice
+windows are backfilled, as the daemon's (it goes on from the oldest of them).
 """
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ def upgrade() -> None:
         sa.Column("period_end", UTCDateTime(), primary_key=True),
         sa.Column("listed_at", UTCDateTime(), nullable=False),
         sa.Column("tenants", sa.Integer, nullable=False),
+        sa.Column("origin", sa.String(16), nullable=False, server_default="bill"),  # daemon | bill
     )
     op.create_table(
         "tenant_months",
@@ -43,8 +45,9 @@ def upgrade() -> None:
         "WHERE kind = 'invoice' GROUP BY tenant_id, period_start, period_end"
     )
     op.execute(
-        "INSERT INTO billing_months (period_start, period_end, listed_at, tenants) "
-        "SELECT period_start, period_end, MIN(listed_at), COUNT(*) FROM tenant_months GROUP BY period_start, period_end"
+        "INSERT INTO billing_months (period_start, period_end, listed_at, tenants, origin) "
+        "SELECT period_start, period_end, MIN(listed_at), COUNT(*), 'daemon' FROM tenant_months "
+        "GROUP BY period_start, period_end"
     )
     op.execute("UPDATE billing_windows SET failures = 1 WHERE state = 'failed'")
 
