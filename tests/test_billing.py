@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,6 +134,21 @@ def test_csv_commit_never_overwrites_an_invoice(tmp_path: Path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["t1-2026-10.csv"]  # no temporary left behind
 
 
+def test_csv_commit_sweeps_temporaries_a_killed_writer_left(tmp_path: Path):
+    """A writer SIGKILLed between writing and linking leaves ``.invoice-*.tmp``; it is never an invoice."""
+    out = tmp_path / "out"
+    out.mkdir()
+    stale, fresh = out / ".invoice-dead.tmp", out / ".invoice-busy.tmp"
+    stale.write_text("invoice,REF-0\n")
+    fresh.write_text("invoice,REF-9\n")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    invoice = _csv_invoice(tmp_path, "*,m1.small,hour,0.05,NZD\n")
+    invoice.add_section("DC")
+    invoice.commit()
+    assert sorted(p.name for p in out.iterdir()) == [".invoice-busy.tmp", "t1-2026-10.csv"]  # a live writer's kept
+
+
 class ExplodingCommit(CsvInvoice):
     def commit(self) -> None:
         raise CommitError("ERP unreachable")
@@ -166,3 +183,4 @@ def test_missing_adapter_settings_are_named(tmp_path: Path):
     parsed = config.load(["--config-file", str(conf)])
     with pytest.raises(ConfigError, match="csv_directory is required"):
         CsvInvoice(Tenant("t"), config.raw_section(parsed, "invoice:object"))
+

@@ -8,6 +8,8 @@ Config (its ``[invoice:object]`` section)::
 The file ``<tenant>-<YYYY-MM>.csv`` has one row per line, a subtotal row per
 datacenter and a total row. It is written to a temporary file and renamed, so
 it is either complete or absent; an existing invoice file is never replaced.
+A writer killed between the two leaves a ``.invoice-*.tmp`` file, which is never
+read as an invoice; the next commit removes those over an hour old.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -25,6 +28,8 @@ from artifice.invoices.rates import RateTable
 if TYPE_CHECKING:
     from _csv import Writer as _CsvWriter
 
+TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".invoice-", ".tmp"
+ABANDONED_AFTER = 3600.0  # seconds: no writer takes this long between write and link
 HEADER = ("record", "datacenter", "service", "quantity", "unit", "unit_price", "amount", "currency")
 
 
@@ -67,7 +72,8 @@ class CsvInvoice(Invoice):
             raise CommitError(f"invoice file {path} already exists; not overwriting it")
         try:
             os.makedirs(self.directory, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".invoice-", suffix=".tmp")
+            self._sweep_abandoned()
+            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX)
         except OSError as exc:
             raise CommitError(f"cannot write to {self.directory}: {exc.strerror or exc}") from exc
         try:
@@ -81,6 +87,16 @@ class CsvInvoice(Invoice):
         finally:
             os.unlink(temporary)
         self.external_id = path
+
+    def _sweep_abandoned(self) -> None:
+        cutoff = time.time() - ABANDONED_AFTER
+        for entry in os.scandir(self.directory):
+            if entry.name.startswith(TEMPORARY_PREFIX) and entry.name.endswith(TEMPORARY_SUFFIX):
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                except FileNotFoundError:  # another writer swept or linked it first
+                    pass
 
     def _write(self, writer: _CsvWriter) -> None:
         period = self.period
