@@ -22,7 +22,7 @@ from oslo_config import cfg
 
 from artifice import config, model, tenants
 from artifice.billing import invoice_total, price_lines
-from artifice.billing.adjustments import adjustments
+from artifice.billing.adjustments import adjustments, keep_billed_prices
 from artifice.billing.commit import CommitPolicy
 from artifice.billing.run import BillingRun, Job, drive
 from artifice.collectors.base import Collector
@@ -126,12 +126,12 @@ class Pipeline:
             return self._dry_run(tenant, window, rebill)
         refuse_unfinished(window, utcnow())
         report = SampleReport()
-        rated: tuple[list[PricedLine], SampleReport] = ([], report)
+        rated: tuple[list[PricedLine], SampleReport, str] = ([], report, "")  # a re-bill's usage at today's prices
 
         def rate_invoice(invoice: Invoice) -> tuple[list[PricedLine], str]:
             nonlocal report
             if rebill:  # against what is committed now that the window is ours
-                lines = self._adjustment(tenant, window, rated[0])
+                lines = self._adjustment(tenant, window, rated[0], rated[2])
             else:
                 lines, report = self._rate(invoice, tenant, window)
             return lines, self._currency(invoice)
@@ -145,7 +145,7 @@ class Pipeline:
         if rebill:  # rate first: an unchanged month needs no window at all
             rated = self._rate_again(tenant, window)
             report = rated[1]
-            if not self._adjustment(tenant, window, rated[0]):
+            if not self._adjustment(tenant, window, rated[0], rated[2]):
                 return self._unchanged(tenant, window, report)
         kind = model.ADJUSTMENT if rebill else model.INVOICE
         send_empty = self.conf.billing.send_empty_invoices and not rebill
@@ -162,16 +162,19 @@ class Pipeline:
         note = "" if sent else "nothing to send: recorded as billed, nothing sent to the ERP"
         return BillResult(tenant, window, run.lines, total, run.currency, reference, report, "committed", note)
 
-    def _rate_again(self, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
-        """The month's lines as they would be billed today."""
+    def _rate_again(self, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport, str]:
+        """The month's usage lines at today's prices, and the adapter's currency."""
         if self.store.billed_lines(tenant.id, window)[0] is None:
             raise WindowConflict(f"tenant {tenant.id} {window.label}: not billed yet, so there is nothing to re-bill")
         invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.ADJUSTMENT))
-        return self._rate(invoice, tenant, window)
+        return (*self._rate_usage(invoice, tenant, window), self._currency(invoice))
 
-    def _adjustment(self, tenant: Tenant, window: Window, rated: list[PricedLine]) -> list[PricedLine]:
-        """The adjustment lines that bring what is committed for the month to ``rated``."""
-        return adjustments(self.store.billed_lines(tenant.id, window)[1], rated)
+    def _adjustment(self, tenant: Tenant, window: Window, usage: list[PricedLine], currency: str) -> list[PricedLine]:
+        """The adjustment lines that bring what is committed for the month to ``usage`` (billed prices kept)."""
+        billed = self.store.billed_lines(tenant.id, window)[1]
+        cent = Decimal(1).scaleb(-self.conf.billing.currency_decimals)
+        kept = keep_billed_prices(billed, usage, cent)
+        return adjustments(billed, kept + self._plugin_lines(tenant, window, currency, kept))
 
     def _unchanged(self, tenant: Tenant, window: Window, report: SampleReport) -> BillResult:
         note = "usage unchanged since it was billed: no adjustment"
@@ -180,9 +183,9 @@ class Pipeline:
     def _dry_run(self, tenant: Tenant, window: Window, rebill: bool) -> BillResult:
         """What a real run would send now, under the reference it would use; nothing is written."""
         if rebill:
-            rated, report = self._rate_again(tenant, window)
+            rated, report, currency = self._rate_again(tenant, window)
             invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.ADJUSTMENT))
-            lines = self._adjustment(tenant, window, rated)
+            lines = self._adjustment(tenant, window, rated, currency)
             note = "adjustment lines a re-bill would send" if lines else "usage unchanged: a re-bill sends nothing"
         else:
             invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.INVOICE))
@@ -207,6 +210,11 @@ class Pipeline:
         return invoice
 
     def _rate(self, invoice: Invoice, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
+        """The month's lines as a first invoice bills them: usage, then plugin items."""
+        lines, report = self._rate_usage(invoice, tenant, window)
+        return lines + self._plugin_lines(tenant, window, self._currency(invoice), lines), report
+
+    def _rate_usage(self, invoice: Invoice, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport]:
         try:
             meters, lead_in = sorted(self.rules), self.conf.metering.lead_in
             raw = self.reader.collect(self.collector, tenant.id, window, meters, lead_in)
@@ -226,9 +234,10 @@ class Pipeline:
         if usage.report.dropped:
             LOG.warning("tenant %s %s: %s", tenant.id, window.label, usage.report.summary())
         decimals = self.conf.billing.currency_decimals
-        lines = price_lines(usage.lines, usage.detail, invoice, decimals, _resource_names(raw))
-        lines += plugin_lines(self.plugins, tenant, window, self._currency(invoice), lines, decimals)
-        return lines, usage.report
+        return price_lines(usage.lines, usage.detail, invoice, decimals, _resource_names(raw)), usage.report
+
+    def _plugin_lines(self, tenant: Tenant, window: Window, currency: str, usage: list[PricedLine]) -> list[PricedLine]:
+        return plugin_lines(self.plugins, tenant, window, currency, usage, self.conf.billing.currency_decimals)
 
     def _currency(self, invoice: Invoice) -> str:
         return str(invoice.currency or "")

@@ -184,3 +184,12 @@ def test_missing_adapter_settings_are_named(tmp_path: Path):
     with pytest.raises(ConfigError, match="csv_directory is required"):
         CsvInvoice(Tenant("t"), config.raw_section(parsed, "invoice:object"))
 
+
+def test_a_numpy_float_price_is_priced_by_its_shortest_decimal_form() -> None:
+    import numpy as np
+
+    assert to_decimal(np.float64(0.05), "cost") == Decimal("0.05")
+    assert to_decimal(np.float32(0.05), "cost") == Decimal("0.05")  # not 0.0500000007450580596923828125
+    assert to_decimal(np.int64(3), "cost") == Decimal(3)
+    with pytest.raises(PricingError, match="nan"):
+        to_decimal(np.float64("nan"), "cost")

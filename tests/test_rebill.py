@@ -89,3 +89,38 @@ def test_rebill_of_a_month_never_billed_is_refused(demo_conf: Path) -> None:
     result = cli("--config-file", str(demo_conf), "bill", "--tenant", "acme", "--month", "2026-10", "--rebill")
     assert result.returncode != 0 and "nothing to re-bill" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rebill_keeps_the_price_already_billed_and_prices_only_new_usage_today(demo_conf: Path, tmp_path: Path) -> None:
+    bill = ("bill", "--tenant", "initech", "--month", "2026-10")
+    assert cli("--config-file", str(demo_conf), *bill).returncode == 0  # 744 h of m1.small at 0.05 = 37.20
+    rates = tmp_path / "rates-later.csv"
+    rates.write_text((DEMO / "rates.csv").read_text().replace("*,m1.small,hour,0.05", "*,m1.small,hour,0.06"))
+    repriced = demo_conf_text(tmp_path).replace(str(DEMO / "rates.csv"), str(rates))
+    conf = str(write_conf(demo_conf, repriced))
+    unchanged = cli("--config-file", conf, *bill, "--rebill")  # no sample changed: the new rate changes nothing
+    assert unchanged.returncode == 0 and "usage unchanged" in unchanged.stdout, unchanged.stdout + unchanged.stderr
+    assert not (tmp_path / "invoices" / "initech-2026-10-r2.csv").exists()
+
+    late = repriced.replace(str(DEMO / "RegionTwo.json.gz"), str(late_samples(tmp_path)))
+    conf = str(write_conf(demo_conf, late))
+    assert cli("--config-file", conf, *bill, "--rebill").returncode == 0
+    rows = list(csv.reader((tmp_path / "invoices" / "initech-2026-10-r2.csv").open()))
+    # Only the 10 late hours take today's price: 10 x 0.06 = 0.60 (the 744 billed hours stay at 0.05).
+    assert [r[:7] for r in rows if r and r[0] == "item_adj"] == [
+        ["item_adj", "Auckland", "m1.small", "10.0000", "hour", "0.06", "0.60"]
+    ]
+
+
+def test_credits_take_back_the_latest_billed_hours_at_their_own_price() -> None:
+    from artifice.billing.adjustments import keep_billed_prices
+
+    billed = [line("m1.small", "100", "0.05", "5.00"), line("m1.small", "10", "0.06", "0.60", "ITEM_ADJ")]
+    # Usage is now 105 h and the rate 0.07: the 5 h taken back were the last billed, at 0.06.
+    (now,) = keep_billed_prices(billed, [line("m1.small", "105", "0.07", "7.35")], Decimal("0.01"))
+    (credit,) = adjustments(billed, [now])
+    assert (credit.quantity, credit.unit_price, credit.amount) == (Decimal("-5"), Decimal("0.06"), Decimal("-0.30"))
+    # Back to 95 h: the 10 h at 0.06 (0.60) and 5 of the 100 h at 0.05 (0.25) are taken back.
+    (now,) = keep_billed_prices(billed, [line("m1.small", "95", "0.07", "6.65")], Decimal("0.01"))
+    (credit,) = adjustments(billed, [now])
+    assert (credit.quantity, credit.amount) == (Decimal("-15"), Decimal("-0.85"))

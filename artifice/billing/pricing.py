@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+import numpy as np
 import pandas as pd
 
 from artifice.exceptions import ArtificeError, PricingError
@@ -22,14 +23,18 @@ QUANTITY_STEP = Decimal("0.0001")
 
 
 def to_decimal(value: object, what: str) -> Decimal:
-    """Exact Decimal of a price: floats go through their shortest repr (0.1 -> 0.1)."""
-    if isinstance(value, bool):
+    """Exact Decimal of a price: any real number by its shortest decimal form (0.1 -> 0.1).
+
+    Python and NumPy floats go through their shortest round-tripping string
+    (``np.float32(0.05)`` -> 0.05); ints, Decimals and numeric strings as they are.
+    """
+    if isinstance(value, bool | np.bool_):
         raise PricingError(f"{what} is a boolean, not a price")
     try:
-        if isinstance(value, float):
+        if isinstance(value, float | np.floating):
             if not math.isfinite(value):
                 raise PricingError(f"{what} is {value}")
-            number = Decimal(repr(value))
+            number = Decimal(str(value) if isinstance(value, np.floating) else repr(value))
         else:
             number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
