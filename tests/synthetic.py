@@ -7,9 +7,11 @@ regions. Per tenant and region:
 - ``vm-a``: m1.small, a sample every hour plus a lead-in at 30 Sep 23:00:
   744 h.
 - ``vm-b``: m1.medium, created on day 2 + tenant index at 00:00, silent (shut
-  off) from 10 Oct 00:00 to 15 Oct 00:00, deleted on 25 Oct 00:00. A silence
-  longer than max_gap is not billed, nor is the last sample before it: billed
-  [created, 9 Oct 23:00) and [15 Oct 00:00, 24 Oct 23:00).
+  off) from 10 Oct 00:00 to 15 Oct 00:00, deleted on 25 Oct 00:00 (its samples
+  carry Nova's ``launched_at`` and ``deleted_at``; Gnocchi has them as
+  ``started_at`` / ``ended_at``). A silence longer than max_gap is not billed,
+  nor is the last sample before it; the last one before the deletion holds
+  until it: billed [created, 9 Oct 23:00) and [15 Oct 00:00, 25 Oct 00:00).
 - ``vol``: a volume of 10 x (index + 1) GB all month.
 - ``img``: a 1 GiB image reported in bytes all month.
 - ``nic``: vm-a's outgoing traffic counter, +1 GB per hour, reset to 0.5 GB
@@ -97,8 +99,10 @@ def month(tenants: int) -> list[Series]:
         for region in REGIONS:
             rid = functools.partial(resource_id, tenant, region)
             vm_a = {"flavor.name": "m1.small", "status": "active", "display_name": "vm-a"}
-            vm_b = {"flavor.name": "m1.medium", "status": "active", "display_name": "vm-b"}
             created = START + dt.timedelta(days=1 + index % 5)
+            deleted = START + dt.timedelta(days=24)
+            vm_b = {"flavor.name": "m1.medium", "status": "active", "display_name": "vm-b",
+                    "launched_at": created.isoformat(), "deleted_at": deleted.isoformat()}  # fmt: skip
             b_times = _hours(created, START + dt.timedelta(days=9)) + _hours(
                 START + dt.timedelta(days=14), START + dt.timedelta(days=24)
             )
@@ -155,7 +159,7 @@ def month(tenants: int) -> list[Series]:
 def expected_quantities(index: int) -> dict[str, float]:
     """Per region: service -> quantity for tenant ``index``, worked out by hand."""
     created_day = 2 + index % 5  # vm-b's first sample, 00:00 on that day of October
-    medium_hours = (9 * 24 - 1 - (created_day - 1) * 24) + (24 * 24 - 1 - 14 * 24)
+    medium_hours = (9 * 24 - 1 - (created_day - 1) * 24) + (24 * 24 - 14 * 24)
     return {
         "m1.small": 744.0,
         "m1.medium": float(medium_hours),
@@ -165,7 +169,7 @@ def expected_quantities(index: int) -> dict[str, float]:
     }
 
 
-UNITS = {"volume.size": "GB-hour", "image.size": "GB-hour", "network.outgoing.bytes": "GB"}
+UNITS = {"volume.size": "GiB-hour", "image.size": "GB-hour", "network.outgoing.bytes": "GB"}
 
 
 def write_rates(path: Path) -> Path:

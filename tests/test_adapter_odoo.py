@@ -85,9 +85,9 @@ def test_commit_stores_the_worked_example(erp: OdooServer, config: dict[str, str
     check_worked_example(move)
     lines = [line for line in move["lines"] if not line.get("display_type")]
     assert (lines[0]["quantity"], lines[0]["price_unit"]) == ("744.00", "0.05")
-    # 0.0002 per GB-hour and 123.4567 hours do not fit Odoo's 2 digits: 1 x the amount, the label says why
+    # 0.0002 per GiB-hour and 123.4567 hours do not fit Odoo's 2 digits: 1 x the amount, the label says why
     assert [(line["quantity"], line["price_unit"]) for line in lines[1:3]] == [("1.00", "2.98"), ("1.00", "13.58")]
-    assert lines[1]["name"] == "volume.size: 14880.5000 GB-hour at 0.0002"
+    assert lines[1]["name"] == "volume.size: 14880.5000 GiB-hour at 0.0002"
     assert lines[0]["product_id"] is False
 
 

@@ -26,7 +26,10 @@ RAW_COLUMNS: dict[str, str] = {
     "status": "category",
     "counter_type": "category",  # Ceilometer's gauge | cumulative | delta, where the backend keeps it
     "resource_name": "category",  # a resource's display name, where the backend keeps one
+    "started_at": "datetime64[ns, UTC]",  # when the resource began (launch, creation), where known
+    "ended_at": "datetime64[ns, UTC]",  # when it ended (deletion), where known
 }
+TIME_COLUMNS = frozenset(name for name, dtype in RAW_COLUMNS.items() if dtype.startswith("datetime"))
 
 
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
@@ -34,7 +37,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for name, dtype in RAW_COLUMNS.items():
         column = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=object)
-        if name == "timestamp":
+        if name in TIME_COLUMNS:
             out[name] = _timestamps(column).astype(dtype)
         elif name == "volume":
             out[name] = pd.to_numeric(column, errors="coerce").astype(dtype)

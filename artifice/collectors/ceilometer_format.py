@@ -12,6 +12,8 @@ from artifice.collectors.base import conform
 _MISSING = {"", "none", "null"}
 FLAVOR_KEYS = ("flavor.name", "instance_type")
 STATUS_KEYS = ("status", "state")
+STARTED_KEYS = ("launched_at", "created_at")  # Nova's launch, else any resource's creation
+ENDED_KEYS = ("deleted_at", "terminated_at")
 
 
 def metadata_value(metadata: Any, keys: Iterable[str]) -> str | None:
@@ -47,6 +49,8 @@ def samples_frame(samples: Iterable[Mapping[str, Any]], region: str) -> pd.DataF
         "flavor": [metadata_value(r.get("resource_metadata"), FLAVOR_KEYS) for r in rows],
         "status": [metadata_value(r.get("resource_metadata"), STATUS_KEYS) for r in rows],
         "counter_type": [_name(r.get("counter_type") or r.get("type")) for r in rows],
+        "started_at": [metadata_value(r.get("resource_metadata"), STARTED_KEYS) for r in rows],
+        "ended_at": [metadata_value(r.get("resource_metadata"), ENDED_KEYS) for r in rows],
     }
     frame = pd.DataFrame(columns, dtype=object)
     frame["region"] = region

@@ -25,7 +25,7 @@ ENDED = "moved"  # the status of the old owner's boundary row: not billable, so 
 
 
 def revisions_frame(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per revision: id, revision_start, project_id, flavor, original id, name."""
+    """One row per revision: id, revision_start, project_id, flavor, original id, name, and the resource's life."""
     frame = pd.DataFrame(
         {
             "id": [str(r["id"]) for r in history],
@@ -34,12 +34,23 @@ def revisions_frame(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "flavor": [r.get("flavor_name") for r in history],
             "original": [r.get("original_resource_id") or r["id"] for r in history],
             "name": [r.get("display_name") or r.get("name") for r in history],
+            "started_at": _stamps([r.get("started_at") for r in history]),
+            "ended_at": _stamps([r.get("ended_at") for r in history]),
         }
     ).sort_values("revision_start", kind="stable")
     frame = frame.drop_duplicates(["id", "revision_start"], keep="last")
+    # The resource's life, on every revision: its first start, and the end its latest revision has.
+    if len(frame):
+        frame["started_at"] = frame.groupby("id", sort=False)["started_at"].transform("min")
+        latest = frame.drop_duplicates("id", keep="last").set_index("id")["ended_at"]
+        frame["ended_at"] = frame["id"].map(latest)
     # Buckets older than a resource's first revision (measures written before it was created) take it.
     frame.loc[~frame["id"].duplicated(), "revision_start"] = _FIRST
     return frame.astype({"revision_start": RAW_COLUMNS["timestamp"]}).sort_values("revision_start", kind="stable")
+
+
+def _stamps(values: list[Any]) -> pd.Series:
+    return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce", format="ISO8601"))
 
 
 def attribute(buckets: pd.DataFrame, revisions: pd.DataFrame, tenants: Sequence[str], transformer: str) -> pd.DataFrame:
@@ -69,12 +80,13 @@ def _handovers(merged: pd.DataFrame, transformer: str) -> list[pd.DataFrame]:
     before = merged.shift()[changed.to_numpy()]
     moment = after["revision_start"].to_numpy()
     # The old owner's stretch ends at the change: nothing more of it is billed (a counter keeps its value).
-    old = before.assign(timestamp=moment, revision_start=moment)
+    old = before.assign(timestamp=moment, revision_start=moment, ended_at=moment)
     old["volume"] = before["volume"] if transformer == "delta" else 0.0
     if "status" in old:
         old["status"] = ENDED
     boundaries = [old]
     if transformer != "sum":  # the new owner's starts at the change, at the level it had then
         taken = {column: after[column].to_numpy() for column in ("project_id", "flavor", "original", "name")}
-        boundaries.append(before.assign(timestamp=moment, revision_start=moment, **taken))
+        # The resource did not start then: the new owner's first row is no growth from zero.
+        boundaries.append(before.assign(timestamp=moment, revision_start=moment, started_at=pd.NaT, **taken))
     return boundaries

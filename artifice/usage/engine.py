@@ -28,6 +28,7 @@ from artifice.usage.transformers import TRANSFORMERS, Block
 LINE_KEYS = ["tenant_id", "region", "service", "unit", "category"]
 DETAIL_COLUMNS = [*LINE_KEYS, "resource_id", "quantity"]
 _NAT = np.iinfo(np.int64).min
+_NEVER = np.iinfo(np.int64).max
 _KEYS = ("tenant_id", "region", "resource_id")
 _FEW_SEGMENTS = 1024  # a frame in fewer same-meter stretches is rated stretch by stretch, without copies
 
@@ -91,6 +92,8 @@ class _Samples:
     unit: np.ndarray
     flavor: np.ndarray
     status: np.ndarray
+    started: np.ndarray  # int64 ns of the resource's known start, _NAT when unknown
+    ended: np.ndarray
 
     def __len__(self) -> int:
         return len(self.t)
@@ -155,6 +158,8 @@ def rate(
         unit=columns["unit"].codes,
         flavor=columns["flavor"].codes,
         status=columns["status"].codes,
+        started=_optional_nanoseconds(raw, "started_at"),
+        ended=_optional_nanoseconds(raw, "ended_at"),
     )
     trusted = set(trust_sources)
     source = columns["source"]
@@ -186,8 +191,15 @@ def _nanoseconds(timestamps: pd.Series) -> np.ndarray:
     return np.asarray(timestamps.array.asi8)
 
 
+def _optional_nanoseconds(raw: pd.DataFrame, column: str) -> np.ndarray:
+    """A lifecycle column as nanoseconds; all unknown where a frame built by hand lacks it."""
+    if column in raw:
+        return _nanoseconds(raw[column])
+    return np.full(len(raw), _NAT, dtype=np.int64)
+
+
 def _factor(rule: MeterRule, unit: str) -> float:
-    factor = rule.unit.amount_factor(unit)
+    factor = rule.amount_factor(unit)
     return np.nan if factor is None else factor
 
 
@@ -273,6 +285,7 @@ def _rate_blocks(samples: _Samples, context: _Context, strict: bool) -> list[_Pa
         if not isinstance(factor, float) or factor != 1.0:
             volume = volume * factor
         block = Block(t=samples.t[rows], volume=volume, starts=starts, start=context.start, end=context.end)
+        block.started, block.ended = _lives(samples.started[rows], samples.ended[rows], starts)
         if rule.transformer == "uptime":
             block.flavor, block.status = samples.flavor[rows], samples.status[rows]
             if strict and (block.flavor.min() < 0 or block.status.min() < 0):
@@ -287,6 +300,16 @@ def _rate_blocks(samples: _Samples, context: _Context, strict: bool) -> list[_Pa
         keys = (samples.tenant[first], samples.region[first], samples.resource[first])
         parts.append(_Part(index, keys, np.asarray(sums.services, dtype=object)[sums.service], quantity))
     return parts
+
+
+def _lives(started: np.ndarray, ended: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per run, the earliest known start and the latest known end of its samples (_NAT: unknown)."""
+    if not len(started):
+        return started, ended
+    latest_end: np.ndarray = np.maximum.reduceat(ended, starts)  # _NAT is the smallest int64
+    first_start: np.ndarray = np.minimum.reduceat(np.where(started == _NAT, _NEVER, started), starts)
+    first_start[first_start == _NEVER] = _NAT
+    return first_start, latest_end
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ import yaml
 from oslo_config import cfg
 
 from artifice.exceptions import ConfigError
-from artifice.usage.units import BillingUnit, parse_unit
+from artifice.usage.units import AMOUNT_UNITS, BillingUnit, parse_unit
 
 # Nova states in which an instance holds (and uses) its hypervisor resources.
 # Stopped (shutoff), suspended and shelved instances are not billed: that is
@@ -19,7 +19,7 @@ DEFAULT_BILLABLE_STATES = ("active", "paused", "rescued", "resized", "verify_res
 TRANSFORMERS = ("uptime", "gauge", "max", "delta", "sum")
 TIME_BASED = {"uptime": True, "gauge": True, "max": True, "delta": False, "sum": False}
 CATEGORIES = ("compute", "memory", "storage", "network", "license", "extra")
-_KEYS = {"transformer", "service", "unit", "category", "max_gap", "billable_states", "gnocchi_metric"}
+_KEYS = {"transformer", "service", "unit", "category", "max_gap", "billable_states", "gnocchi_metric", "sample_units"}
 
 metering_opts = [
     cfg.StrOpt(
@@ -62,10 +62,15 @@ class MeterRule:
     max_gap: int
     billable_states: tuple[str, ...]
     gnocchi_metric: str = ""  # the Gnocchi metric to read, when it is not named like the meter
+    sample_units: tuple[tuple[str, str], ...] = ()  # what a sample's unit label really means (Cinder: GB is GiB)
 
     @property
     def metric(self) -> str:
         return self.gnocchi_metric or self.meter
+
+    def amount_factor(self, sample_unit: str) -> float | None:
+        """Multiply a sample's value in ``sample_unit`` by this to get the billing amount unit."""
+        return self.unit.amount_factor(dict(self.sample_units).get(sample_unit, sample_unit))
 
 
 def load_mapping(path: str, default_max_gap: int) -> dict[str, MeterRule]:
@@ -120,6 +125,9 @@ def _parse_rule(meter: str, spec: Any, origin: str, default_max_gap: int) -> Met
     metric = spec.get("gnocchi_metric", "")
     if not isinstance(metric, str):
         raise ConfigError(f"{where}: gnocchi_metric must be a metric name")
+    sample_units = spec.get("sample_units", {})
+    if not isinstance(sample_units, Mapping) or not all(v in AMOUNT_UNITS for v in sample_units.values()):
+        raise ConfigError(f"{where}: sample_units must map sample unit labels to units of {', '.join(AMOUNT_UNITS)}")
     return MeterRule(
         meter=meter,
         transformer=transformer,
@@ -129,4 +137,5 @@ def _parse_rule(meter: str, spec: Any, origin: str, default_max_gap: int) -> Met
         max_gap=max_gap,
         billable_states=tuple(s.lower() for s in states),
         gnocchi_metric=metric,
+        sample_units=tuple((str(k), str(v)) for k, v in sample_units.items()),
     )

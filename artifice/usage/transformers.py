@@ -15,6 +15,13 @@ after it. Only the part inside ``[start, end)`` counts, so a lead-in sample
 before the start counts from the start, and without one the time before the
 first sample is not billed.
 
+Known lifecycles (``started_at`` / ``ended_at`` from Nova's ``launched_at`` /
+``deleted_at`` or Gnocchi's resource): a first sample at most ``max_gap`` from
+the resource's start holds from that start, and the last sample holds until the
+resource's end (within ``max_gap``), so an instance is billed from launch to
+deletion to the second. Without a known end the last stretch ends at the last
+sample (or the window end, if that is at most ``max_gap`` later).
+
 Sums are exact for seconds (integer nanoseconds) and otherwise accurate to
 about one unit in the last place whatever the number of samples
 (:func:`segment_sums`), like the compensated summation of pandas' groupby.
@@ -32,6 +39,7 @@ from artifice.usage.mapping import MeterRule
 
 RESOURCE_KEYS = ["tenant_id", "region", "resource_id"]
 NS = 1_000_000_000
+NAT = np.iinfo(np.int64).min
 
 
 @dataclasses.dataclass
@@ -47,6 +55,8 @@ class Block:
     flavors: np.ndarray | None = None  # uptime: the flavor categories
     status: np.ndarray | None = None  # uptime: status category code per sample
     statuses: np.ndarray | None = None  # uptime: the status categories
+    started: np.ndarray | None = None  # per run: the resource's known start, ns (NAT: unknown)
+    ended: np.ndarray | None = None  # per run: its known end
 
     @property
     def runs(self) -> int:
@@ -60,12 +70,28 @@ class Block:
         """Nanoseconds of ``[start, end)`` during which each sample's value holds."""
         held = np.empty_like(self.t)
         held[:-1] = self.t[1:]
-        held[self.last_of_runs()] = self.end  # the next sample's time, or the window end
+        last = self.last_of_runs()
+        held[last] = self.end  # the next sample's time, or the window end
+        begin = np.maximum(self.t, self.start)
+        if self.ended is not None:  # a known end: the last value holds until it, to the second
+            ends = (self.ended > self.t[last]) & (self.ended < self.end)
+            held[last[ends]] = self.ended[ends]
+        if self.started is not None:  # a known start a poll away: the first value holds from it
+            first = self.starts
+            near = self.known_start(max_gap)
+            begin[first[near]] = np.maximum(self.started[near], self.start)
         gap = held - self.t
-        held -= np.maximum(self.t, self.start)  # the next sample is never after the end
+        held -= begin  # the next sample is never after the end
         np.maximum(held, 0, out=held)
         held[gap > max_gap * NS] = 0
         return held
+
+    def known_start(self, max_gap: int) -> np.ndarray:
+        """Per run: whether the resource is known to have started at most ``max_gap`` from its first sample."""
+        if self.started is None:
+            return np.zeros(self.runs, dtype=bool)
+        known: np.ndarray = (self.started != NAT) & (np.abs(self.t[self.starts] - self.started) <= max_gap * NS)
+        return known
 
 
 @dataclasses.dataclass
@@ -150,14 +176,20 @@ def delta(block: Block, rule: MeterRule) -> Sums:
     An increment belongs to the window of the later of its two samples, so a
     lead-in sample provides the baseline and consecutive windows never count
     the same growth twice. A drop means the counter restarted from zero: the
-    later value itself is the growth.
+    later value itself is the growth. A resource known to have started inside
+    the window, at most ``max_gap`` before its first sample (and with no
+    lead-in sample), counted from zero: its first value is growth.
     """
     values = block.volume
     growth = np.empty(len(values))
     growth[:1] = 0.0
     np.subtract(values[1:], values[:-1], out=growth[1:])
     np.copyto(growth, values, where=growth < 0)
-    growth[block.starts] = 0.0  # a run's first sample is its baseline
+    growth[block.starts] = 0.0  # a run's first sample is its baseline,
+    if block.started is not None:  # unless the resource began in the window, a poll before it: growth from 0
+        new = block.known_start(rule.max_gap) & (block.started >= block.start)
+        new &= block.t[block.starts] >= block.start
+        growth[block.starts[new]] = values[block.starts[new]]
     growth[block.t < block.start] = 0.0  # growth before the window is the previous window's
     return _per_run(block, rule, growth)
 

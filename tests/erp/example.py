@@ -3,7 +3,7 @@
 | datacenter | service                | quantity         | unit price | amount |
 |------------|------------------------|------------------|------------|--------|
 | Wellington | m1.small               | 744 hour         | 0.05       | 37.20  |
-| Wellington | volume.size            | 14880.5 GB-hour  | 0.0002     |  2.98  |
+| Wellington | volume.size            | 14880.5 GiB-hour | 0.0002     |  2.98  |
 | Auckland   | m1.medium              | 123.4567 hour    | 0.11       | 13.58  |
 | Auckland   | network.outgoing.bytes | 0.42 GB          | 0.09       |  0.04  |
 |            |                        |                  | total      | 53.80  |
@@ -27,13 +27,13 @@ RATES = """datacenter,service,unit,price,currency
 *,m1.small,hour,0.05,NZD
 *,m1.medium,hour,0.10,NZD
 Auckland,m1.medium,hour,0.11,NZD
-*,volume.size,GB-hour,0.0002,NZD
+*,volume.size,GiB-hour,0.0002,NZD
 *,network.outgoing.bytes,GB,0.09,NZD
 """
 
 USAGE = [
     ("Wellington", "m1.small", "hour", "744"),
-    ("Wellington", "volume.size", "GB-hour", "14880.5"),
+    ("Wellington", "volume.size", "GiB-hour", "14880.5"),
     ("Auckland", "m1.medium", "hour", "123.4567"),
     ("Auckland", "network.outgoing.bytes", "GB", "0.42"),
 ]
