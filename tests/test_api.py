@@ -307,6 +307,11 @@ def test_keystone_tokens_admin_sees_all_and_a_member_its_project(keystone: str, 
         project_id=project,
     )
     member_token = ks_session.Session(auth=member).get_token()
+    # The same user made an admin of its own project: still that project's invoices only.
+    admin_role = admin.get(f"{keystone}/roles", params={"name": "admin"}).json()["roles"][0]["id"]
+    admin.put(f"{keystone}/projects/{project}/users/{user}/roles/{admin_role}")
+    member.invalidate()
+    project_admin_token = ks_session.Session(auth=member).get_token()
 
     database = tmp_path / "artifice.db"
     db.upgrade(db.make_engine(f"sqlite:///{database}"))
@@ -328,8 +333,27 @@ def test_keystone_tokens_admin_sees_all_and_a_member_its_project(keystone: str, 
         assert [i["account"]["id"] for i in mine] == [project] and mine[0]["totalPrice"] == Decimal("1.00")
         other = next(i for i in everything["invoices"] if i["account"]["id"] == "someone-else")
         assert api.get(f"/api/invoices/{other['id']}", member_token).status_code == 404
+        ours = api.ok("/api/invoices", project_admin_token)["invoices"]
+        assert [i["account"]["id"] for i in ours] == [project]
         assert api.get("/api/invoices", "not-a-keystone-token").status_code == 401
     finally:
         process.terminate()
         process.wait(timeout=30)
     assert KEYSTONE_PASSWORD not in (tmp_path / "api.log").read_text()
+
+
+def test_workers_serve_the_api_in_that_many_processes(tmp_path: Path) -> None:
+    conf_file = billed_database(tmp_path)
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f"{ADMIN},,admin\n")
+    extra = f"auth_strategy = token_file\ntoken_file = {tokens}\nworkers = 2"
+    process, url = start_api(conf_file, extra, tmp_path / "api.log")
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        workers = [c for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+        assert len(workers) == 2, (tmp_path / "api.log").read_text()
+        seen = {Api(url).ok("/api/invoices", estimate="false")["meta"]["total"] for _ in range(20)}
+        assert seen == {3}  # every worker serves the same database
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, (tmp_path / "api.log").read_text()

@@ -22,7 +22,7 @@ from artifice.api.auth import Caller, Unauthorized, authenticator, token_of
 from artifice.api.queries import BadParameter, Filters
 from artifice.exceptions import ArtificeError
 from artifice.store import db, models
-from artifice.store.models import BillingWindow, InvoiceLine, InvoiceTag
+from artifice.store.models import BillingWindow, InvoiceTag
 
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]
@@ -128,24 +128,27 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
         page = queries.ordered(query, queries.INVOICE_SORTS, filters, BillingWindow.id).options(
             selectinload(BillingWindow.lines), selectinload(BillingWindow.tags)
         )
-        invoices = [documents.invoice(window) for window in database.scalars(page)]
+        invoices = [documents.invoice(window, who.admin) for window in database.scalars(page)]
         body: dict[str, Any] = {"invoices": invoices, "meta": _meta(len(invoices), total, filters)}
         if includeTotals:
-            ids = query.with_only_columns(BillingWindow.id).subquery()
-            lines = database.scalars(select(InvoiceLine).where(InvoiceLine.window_id.in_(select(ids))))
-            body["invoiceTotals"] = documents.priced_fields("", documents.figures(lines))
+            sums = database.execute(queries.invoice_line_sums(query)).all()
+            body["invoiceTotals"] = documents.priced_fields("", documents.figures_of(sums))
         return json(body)
 
     @app.get("/api/invoices/{id}", responses=ERRORS)
-    def get_invoice(id: Ident, database: Db, who: Who) -> Response:
-        return json({"invoice": documents.invoice(_window(database, who, id), with_lines=True)})
+    def get_invoice(id: Ident, database: Db, who: Who, lineItemsMax: PageSize = 100,
+                    lineItemsOffset: Offset = 0) -> Response:  # fmt: skip
+        window = _window(database, who, id)
+        page = _line_items(database, window, lineItemsMax, lineItemsOffset)
+        return json({"invoice": documents.invoice(window, who.admin, page)})
 
     @app.put("/api/invoices/{id}", responses=ERRORS)
     def update_invoice(id: Ident, update: InvoiceUpdate, database: Db, who: Who) -> Response:
         window = _window(database, who, id)
         _retag(database, window, update.invoice)
         database.commit()
-        return json({"invoice": documents.invoice(_window(database, who, id), with_lines=True)})
+        window = _window(database, who, id)
+        return json({"invoice": documents.invoice(window, who.admin, _line_items(database, window, 100, 0))})
 
     @app.get("/api/invoice-line-items", responses=ERRORS)
     def list_line_items(
@@ -162,10 +165,9 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
         items = [documents.line_item(r, line, w) for r, line, w in database.execute(page)]
         body: dict[str, Any] = {"lineItems": items, "meta": _meta(len(items), total, filters)}
         if includeTotals:
-            every = [documents.line_item(r, line, w) for r, line, w in database.execute(query)]
-            body["lineItemTotals"] = {
-                key: sum((item[key] for item in every), Decimal(0)) for key in ("itemCost", "itemPrice", "itemTax")
-            }
+            sums = database.execute(queries.line_item_totals(query, documents.CENT_PLACES)).one()
+            keys = ("itemCost", "itemPrice", "itemTax")
+            body["lineItemTotals"] = {key: value or Decimal(0) for key, value in zip(keys, sums, strict=True)}
         return json(body)
 
     @app.get("/api/invoice-line-items/{id}", responses=ERRORS)
@@ -180,10 +182,14 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
     return app
 
 
+PageSize = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+
+
 def _listing(
     request: Request,
-    max: Annotated[int, Query(ge=1, le=1000)] = 25,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    max: PageSize = 25,
+    offset: Offset = 0,
     direction: Direction = None,
     phrase: Text = None,
     name: Text = None,
@@ -239,6 +245,14 @@ def _window(database: Session, who: Caller, ident: int) -> BillingWindow:
     if window is None or (not who.admin and window.tenant_id != who.project_id):
         raise NotFound(f"invoice {ident} not found")  # another tenant's invoice does not exist for this token
     return window
+
+
+def _line_items(database: Session, window: BillingWindow, size: int, offset: int) -> documents.LineItemPage:
+    """One page of an invoice's line items, and its paging meta (seed 004's ``meta`` shape)."""
+    query = queries.invoice_line_items(window.id)
+    total = database.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = [(resource, line) for resource, line in database.execute(query.limit(size).offset(offset))]
+    return rows, {"size": len(rows), "total": int(total), "offset": offset, "max": size}
 
 
 def _retag(database: Session, window: BillingWindow, changes: InvoiceChanges) -> None:

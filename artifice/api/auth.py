@@ -2,6 +2,11 @@
 
 ``Authorization: Bearer <token>`` and ``X-Auth-Token: <token>`` are both
 accepted. An admin sees every tenant; any other caller sees its own project.
+
+A Keystone token is an admin's when it carries one of ``admin_roles`` *in its scope*: a
+system-scoped token, or one scoped to a project of ``admin_projects`` (by id or name). An
+admin role on any other project makes its holder an admin of that project only, so a
+tenant's own admin (common: Keystone lets projects have admins) sees only its invoices.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ import csv
 import dataclasses
 import hmac
 import threading
-import time
+from typing import Any
 
+import cachetools
 from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 
@@ -32,8 +38,17 @@ api_auth_opts = [
         help="CSV 'token,project_id,role' (role admin or member; an admin's project_id may be empty). "
         "Keep it readable by the API's user only.",
     ),
-    cfg.ListOpt("admin_roles", default=["admin"], help="Keystone roles that see every tenant."),
+    cfg.ListOpt(
+        "admin_roles", default=["admin"], help="Keystone roles that see every tenant, when held in an admin scope."
+    ),
+    cfg.ListOpt(
+        "admin_projects",
+        default=["admin"],
+        help="Projects (ids or names) whose tokens with an admin role see every tenant; system-scoped "
+        "tokens with an admin role always do. An admin role on another project sees that project only.",
+    ),
     cfg.IntOpt("token_cache_seconds", default=60, min=0, help="How long a validated Keystone token is trusted."),
+    cfg.IntOpt("token_cache_size", default=10000, min=1, help="Validated Keystone tokens kept at most."),
 ]
 
 
@@ -87,16 +102,17 @@ class KeystoneTokens:
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.session = openstack.make_session(conf)
         self.admin_roles = set(conf.api.admin_roles)
-        self.ttl = conf.api.token_cache_seconds
-        self.cache: dict[str, tuple[float, Caller]] = {}
+        self.admin_projects = set(conf.api.admin_projects)
+        self.cache: cachetools.TTLCache[str, Caller] = cachetools.TTLCache(
+            maxsize=conf.api.token_cache_size, ttl=conf.api.token_cache_seconds
+        )
         self.lock = threading.Lock()
 
     def caller(self, token: str) -> Caller:
-        now = time.monotonic()
         with self.lock:
             cached = self.cache.get(token)
-            if cached and cached[0] > now:
-                return cached[1]
+        if cached is not None:
+            return cached
         try:
             response = self.session.get(
                 "/auth/tokens",
@@ -110,14 +126,25 @@ class KeystoneTokens:
             raise Unauthorized("invalid token")
         if response.status_code != 200:
             raise ArtificeError(f"Keystone answered HTTP {response.status_code} validating a token")
-        body = response.json()["token"]
-        roles = {role["name"] for role in body.get("roles", [])}
-        caller = Caller(str((body.get("project") or {}).get("id", "")), bool(roles & self.admin_roles))
+        caller = self.caller_of(response.json()["token"])
         if not caller.admin and not caller.project_id:
             raise Unauthorized("the token is not scoped to a project")
-        with self.lock:
-            self.cache[token] = (now + self.ttl, caller)
+        self.remember(token, caller)
         return caller
+
+    def caller_of(self, body: dict[str, Any]) -> Caller:
+        """Who a validated token's body says is calling, and whether with an admin's scope."""
+        has_admin_role = bool({role["name"] for role in body.get("roles", [])} & self.admin_roles)
+        project = body.get("project") or {}
+        admin_scope = bool((body.get("system") or {}).get("all")) or bool(
+            {str(project.get("id", "")), str(project.get("name", ""))} & self.admin_projects
+        )
+        return Caller(str(project.get("id", "")), has_admin_role and admin_scope)
+
+    def remember(self, token: str, caller: Caller) -> None:
+        if self.cache.ttl > 0:
+            with self.lock:
+                self.cache[token] = caller
 
 
 def authenticator(conf: cfg.ConfigOpts) -> TokenFile | KeystoneTokens:

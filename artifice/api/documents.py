@@ -16,7 +16,8 @@ from artifice.store import models
 from artifice.store.models import BillingWindow, InvoiceLine, LineResource
 
 CATEGORIES = ("compute", "memory", "storage", "network", "license", "extra")
-CENT = Decimal("0.01")
+CENT_PLACES = 2
+CENT = Decimal(1).scaleb(-CENT_PLACES)
 ZERO = Decimal(0)
 
 
@@ -27,12 +28,17 @@ def stamp(moment: dt.datetime | None) -> str | None:
 
 def figures(lines: Iterable[InvoiceLine]) -> dict[str, Decimal]:
     """Price per category, tax and total of some lines."""
-    sums = dict.fromkeys((*CATEGORIES, "tax"), ZERO)
-    for line in lines:
-        key = "tax" if line.item_type == "TAX" else line.category if line.category in CATEGORIES else "extra"
-        sums[key] += line.amount
-    sums["total"] = sum(sums.values(), ZERO)
-    return sums
+    return figures_of((line.item_type == "TAX", line.category, line.amount) for line in lines)
+
+
+def figures_of(sums: Iterable[tuple[bool, str, Decimal | None]]) -> dict[str, Decimal]:
+    """Price per category, tax and total from (is tax, category, amount) rows."""
+    figures = dict.fromkeys((*CATEGORIES, "tax"), ZERO)
+    for is_tax, category, amount in sums:
+        key = "tax" if is_tax else category if category in CATEGORIES else "extra"
+        figures[key] += amount or ZERO
+    figures["total"] = sum(figures.values(), ZERO)
+    return figures
 
 
 def priced_fields(prefix: str, sums: dict[str, Decimal] | None) -> dict[str, Decimal | None]:
@@ -46,7 +52,12 @@ def priced_fields(prefix: str, sums: dict[str, Decimal] | None) -> dict[str, Dec
     return fields
 
 
-def invoice(window: BillingWindow, with_lines: bool = False) -> dict[str, Any]:
+FAILED_FOR_TENANTS = "billing this month failed; the cloud's billing team has the details"
+LineItemPage = tuple[list[tuple[LineResource, InvoiceLine]], dict[str, int]]  # rows, and their paging meta
+
+
+def invoice(window: BillingWindow, admin: bool, line_items: LineItemPage | None = None) -> dict[str, Any]:
+    """The invoice document; a failed window's error (ERP addresses, messages) only for admins."""
     estimate = window.kind == models.ESTIMATE
     sums = figures(window.lines)
     name = window.tenant_name or window.tenant_id
@@ -65,7 +76,7 @@ def invoice(window: BillingWindow, with_lines: bool = False) -> dict[str, Any]:
         "revision": window.revision,
         "reference": window.external_reference,
         "externalId": window.external_id,
-        "error": window.error,
+        "error": window.error if admin or not window.error else FAILED_FOR_TENANTS,
         "currency": window.currency,
         "datacenters": sorted({line.datacenter for line in window.lines}),
         "startDate": stamp(window.period_start),
@@ -77,10 +88,10 @@ def invoice(window: BillingWindow, with_lines: bool = False) -> dict[str, Any]:
         "tags": [{"id": t.id, "name": t.name, "value": t.value} for t in window.tags],
         "dateCreated": stamp(window.created_at),
         "lastUpdated": stamp(window.updated_at),
-        "lineItems": [line_item(r, line, window) for line in window.lines for r in line.resources]
-        if with_lines
-        else [],
+        "lineItems": [line_item(r, line, window) for r, line in line_items[0]] if line_items else [],
     }
+    if line_items:
+        document["lineItemsMeta"] = line_items[1]
     return document
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 
 from artifice.api.auth import Caller
+from artifice.store.exact_sql import exact_product, exact_round, exact_sum
 from artifice.store.models import BillingWindow, InvoiceLine, InvoiceTag, LineResource
 from artifice.timeutil import UTC
 
@@ -134,6 +136,48 @@ def line_item_query(filters: Filters, caller: Caller) -> Select[LineResource, In
         .join(InvoiceLine, LineResource.line_id == InvoiceLine.id)
         .join(BillingWindow, InvoiceLine.window_id == BillingWindow.id)
         .where(and_(True, *conditions))
+    )
+
+
+def line_item_totals(
+    query: Select[LineResource, InvoiceLine, BillingWindow], cent_places: int
+) -> Select[Decimal, Decimal, Decimal]:
+    """itemCost, itemPrice and itemTax summed over every row of ``query``, in one exact SQL aggregate.
+
+    As each line item shows them: a resource's cost is its quantity x the unit price, its price
+    that rounded half-up to the cent; a line without resources costs its amount.
+    """
+    rows = query.with_only_columns(
+        LineResource.resource_id, LineResource.quantity, InvoiceLine.unit_price, InvoiceLine.amount,
+        InvoiceLine.item_type,
+    ).subquery()  # fmt: skip
+    per_resource = func.coalesce(rows.c.resource_id, "") != ""
+    cost = exact_product(rows.c.quantity, rows.c.unit_price)
+    return select(
+        exact_sum(case((per_resource, cost), else_=rows.c.amount)),
+        exact_sum(case((per_resource, exact_round(cost, cent_places)), else_=rows.c.amount)),
+        exact_sum(case((rows.c.item_type == "TAX", rows.c.amount))),
+    )
+
+
+def invoice_line_sums(query: Select[Any]) -> Select[bool, str, Decimal]:
+    """(is tax, category, exact sum of amounts) over the lines of the invoices ``query`` selects."""
+    ids = query.with_only_columns(BillingWindow.id).subquery()
+    is_tax = InvoiceLine.item_type == "TAX"
+    return (
+        select(is_tax, InvoiceLine.category, exact_sum(InvoiceLine.amount))
+        .where(InvoiceLine.window_id.in_(select(ids)))
+        .group_by(is_tax, InvoiceLine.category)
+    )
+
+
+def invoice_line_items(window_id: int) -> Select[LineResource, InvoiceLine]:
+    """An invoice's line items, in a stable order, for paging."""
+    return (
+        select(LineResource, InvoiceLine)
+        .join(InvoiceLine, LineResource.line_id == InvoiceLine.id)
+        .where(InvoiceLine.window_id == window_id)
+        .order_by(LineResource.id)
     )
 
 

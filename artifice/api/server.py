@@ -1,31 +1,58 @@
-"""``artifice-api``: the read API under uvicorn."""
+"""``artifice-api``: the read API under uvicorn, in ``[api] workers`` processes."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Sequence
 
 import uvicorn
+from fastapi import FastAPI
 from oslo_config import cfg
 
+from artifice import config
 from artifice.api.app import create_app
-from artifice.cli import run
+from artifice.cli import common_cli_opts, run, setup_logging
+
+PROG = "artifice-api"
+ARGV_VARIABLE = "ARTIFICE_API_ARGV"  # how the worker processes get the command line
 
 api_opts = [
     cfg.HostAddressOpt("host", default="127.0.0.1", help="Address artifice-api listens on."),
     cfg.PortOpt("port", default=8977, help="Port artifice-api listens on."),
-    cfg.IntOpt("workers", default=1, min=1, help="uvicorn worker processes."),
+    cfg.IntOpt(
+        "workers",
+        default=1,
+        min=1,
+        max=64,
+        help="uvicorn worker processes (each with its own database connections); about one per CPU core.",
+    ),
 ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+
     def serve(conf: cfg.ConfigOpts) -> int:
-        app = create_app(conf)
         # log_config=None: uvicorn's loggers go through oslo.log's handlers, set up by run()
-        uvicorn.run(app, host=conf.api.host, port=conf.api.port, log_config=None, access_log=True)
+        options = {"host": conf.api.host, "port": conf.api.port, "log_config": None, "access_log": True}
+        if conf.api.workers == 1:
+            uvicorn.run(create_app(conf), **options)
+        else:  # uvicorn starts (and restarts) each worker, which builds the app from the same arguments
+            create_app(conf)  # a bad database or token setting fails here, once, before any worker starts
+            os.environ[ARGV_VARIABLE] = json.dumps(args)
+            uvicorn.run(f"{__name__}:worker_app", factory=True, workers=conf.api.workers, **options)
         return 0
 
-    return run("artifice-api", argv, [], serve, service=True)
+    return run(PROG, args, [], serve, service=True)
+
+
+def worker_app() -> FastAPI:
+    """One worker's app, from the command line the supervisor was given."""
+    conf = config.load(json.loads(os.environ[ARGV_VARIABLE]), common_cli_opts)
+    setup_logging(conf, PROG, service=True)
+    return create_app(conf)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from artifice.exceptions import SchemaOutdated, StoreError
+from artifice.store.exact_sql import register_sqlite_functions
 
 database_opts = [
     cfg.StrOpt(
@@ -48,6 +49,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+    register_sqlite_functions(dbapi_connection)
     # SQLAlchemy, not the driver, begins transactions (below).
     dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
 
