@@ -36,3 +36,27 @@ def test_every_third_party_import_of_artifice_is_declared() -> None:
                 if not owners & declared:
                     missing[top] = str(path.relative_to(REPO))
     assert not missing, f"imported but not in install_requires: {missing}"
+
+
+def test_the_wheel_ships_the_meter_mapping(tmp_path: Path) -> None:
+    import subprocess
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("artifice-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "artifice/usage/meters.yaml" in names
+
+
+def test_without_a_configured_mapping_the_shipped_one_bills(tmp_path: Path) -> None:
+    from tests.conftest import cli, demo_conf_text, write_conf
+
+    text = "\n".join(line for line in demo_conf_text(tmp_path).splitlines() if not line.startswith("meter_mapping"))
+    conf = write_conf(tmp_path / "artifice.conf", text)
+    assert cli("manage", "--config-file", str(conf), "db", "upgrade").returncode == 0
+    billed = cli("--config-file", str(conf), "bill", "--tenant", "initech", "--month", "2026-10", "--dry-run")
+    assert billed.returncode == 0, billed.stderr
+    assert "m1.small" in billed.stdout and "37.20" in billed.stdout  # 744 h at 0.05

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +25,9 @@ _KEYS = {"transformer", "service", "unit", "category", "max_gap", "billable_stat
 metering_opts = [
     cfg.StrOpt(
         "meter_mapping",
-        default="/etc/artifice/meters.yaml",
-        help="YAML file mapping telemetry meters to billable services.",
+        default="",
+        help="YAML file mapping telemetry meters to billable services; empty: the mapping shipped in the "
+        "package (artifice/usage/meters.yaml: instance hours, volume and image GiB/GB-hours, traffic).",
     ),
     cfg.ListOpt(
         "trust_sources",
@@ -73,7 +75,12 @@ class MeterRule:
         return self.unit.amount_factor(dict(self.sample_units).get(sample_unit, sample_unit))
 
 
+SHIPPED_MAPPING = str(importlib.resources.files("artifice.usage") / "meters.yaml")
+
+
 def load_mapping(path: str, default_max_gap: int) -> dict[str, MeterRule]:
+    """The mapping in ``path``, or the shipped one when ``path`` is empty."""
+    path = path or SHIPPED_MAPPING
     try:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
