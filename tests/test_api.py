@@ -357,3 +357,13 @@ def test_workers_serve_the_api_in_that_many_processes(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0, (tmp_path / "api.log").read_text()
+
+
+def test_sigterm_stops_the_api_with_exit_status_0(tmp_path: Path) -> None:
+    conf_file = billed_database(tmp_path)
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f"{ADMIN},,admin\n")
+    process, url = start_api(conf_file, f"auth_strategy = token_file\ntoken_file = {tokens}", tmp_path / "api.log")
+    assert Api(url).ok("/api/invoices")["meta"]["total"] == 4
+    process.terminate()
+    assert process.wait(timeout=30) == 0, (tmp_path / "api.log").read_text()  # systemd counts 143 as a failure

@@ -6,6 +6,7 @@ import datetime as dt
 import subprocess
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -184,3 +185,37 @@ def test_outdated_schema_is_refused_with_instructions(tmp_path):
         db.check_schema(engine)
     db.upgrade(engine)
     db.check_schema(engine)
+
+
+def test_backup_holds_the_newest_rows_a_file_copy_would_miss(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    from tests.conftest import cli, demo_conf_text, write_conf
+
+    conf = write_conf(tmp_path / "artifice.conf", demo_conf_text(tmp_path))
+    assert cli("manage", "--config-file", str(conf), "db", "upgrade").returncode == 0
+    live = sqlite3.connect(tmp_path / "artifice.db")  # holds the WAL open: nothing is checkpointed
+    live.execute("PRAGMA journal_mode=WAL")
+    assert cli("--config-file", str(conf), "bill", "--all", "--month", "2026-10").returncode == 0
+    shutil.copy(tmp_path / "artifice.db", tmp_path / "copied.db")
+    copied = sqlite3.connect(tmp_path / "copied.db").execute("SELECT count(*) FROM billing_windows").fetchone()[0]
+    result = cli("manage", "--config-file", str(conf), "db", "backup", str(tmp_path / "backup.db"))
+    assert result.returncode == 0, result.stderr
+    backed_up = sqlite3.connect(tmp_path / "backup.db").execute("SELECT count(*) FROM billing_windows").fetchone()[0]
+    live.close()
+    assert (copied, backed_up) == (0, 3)  # the copy misses what is still in the WAL; the backup has all three
+    again = cli("manage", "--config-file", str(conf), "db", "backup", str(tmp_path / "backup.db"))
+    assert again.returncode != 0 and "exists" in again.stderr  # never overwritten
+
+
+def test_postgresql_backup_is_a_pg_dump_archive(tmp_path: Path, postgres_url: str) -> None:
+    import subprocess
+
+    from artifice.store.backup import backup
+
+    db.upgrade(db.make_engine(postgres_url))
+    said = backup(db.make_engine(postgres_url), str(tmp_path / "artifice.dump"))
+    assert "pg_dump" in said
+    listing = subprocess.run(["pg_restore", "--list", str(tmp_path / "artifice.dump")], capture_output=True, text=True)
+    assert listing.returncode == 0 and "billing_windows" in listing.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def serve(conf: cfg.ConfigOpts) -> int:
         # log_config=None: uvicorn's loggers go through oslo.log's handlers, set up by run()
         options = {"host": conf.api.host, "port": conf.api.port, "log_config": None, "access_log": True}
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again for the previous handler:
+        # make that a clean exit (status 0), which is what systemd expects of a stopped service.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         if conf.api.workers == 1:
             uvicorn.run(create_app(conf), **options)
         else:  # uvicorn starts (and restarts) each worker, which builds the app from the same arguments

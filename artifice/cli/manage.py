@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 
 from artifice.cli import run
+from artifice.store import backup as store_backup
 from artifice.store import db
 
 
@@ -17,6 +18,8 @@ def _add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     actions = database.add_subparsers(dest="action", required=True)
     actions.add_parser("upgrade", help="Create or upgrade the schema to this version.")
     actions.add_parser("version", help="Print the schema revision.")
+    backup = actions.add_parser("backup", help="Write a consistent copy of the database while Artifice runs.")
+    backup.add_argument("target", help="File to write (SQLite: a database file; PostgreSQL: a pg_dump archive).")
 
 
 command_opt = cfg.SubCommandOpt("command", title="Commands", handler=_add_parsers)
@@ -28,7 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(conf: cfg.ConfigOpts) -> int:
     engine = db.make_engine(conf.database.connection)
-    if conf.command.action == "upgrade":
+    if conf.command.action == "backup":
+        print(store_backup.backup(engine, conf.command.target))
+    elif conf.command.action == "upgrade":
         db.upgrade(engine)
         print(f"database schema at revision {db.current_revision(engine)}")
     else:
