@@ -124,3 +124,17 @@ def test_credits_take_back_the_latest_billed_hours_at_their_own_price() -> None:
     (now,) = keep_billed_prices(billed, [line("m1.small", "95", "0.07", "6.65")], Decimal("0.01"))
     (credit,) = adjustments(billed, [now])
     assert (credit.quantity, credit.amount) == (Decimal("-15"), Decimal("-0.85"))
+
+
+def test_rebill_all_re_rates_every_billed_tenant_on_its_own(demo_conf: Path, tmp_path: Path) -> None:
+    for tenant in ("acme", "initech"):  # globex is never billed: nothing to re-bill there
+        assert cli("--config-file", str(demo_conf), "bill", "--tenant", tenant, "--month", "2026-10").returncode == 0
+    late = demo_conf_text(tmp_path).replace(str(DEMO / "RegionTwo.json.gz"), str(late_samples(tmp_path)))
+    conf = str(write_conf(demo_conf, late))
+    result = cli("--config-file", conf, "bill", "--all", "--month", "2026-10", "--rebill")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "tenant acme: usage unchanged since it was billed: no adjustment" in lines
+    assert "tenant initech: committed ART-initech-20261001-20261101-r2 total 0.50 NZD" in lines
+    assert not any("globex" in line for line in lines) and "2026-10: 2 billed tenant(s) of 3 re-rated" in lines
+    assert not (tmp_path / "invoices" / "globex-2026-10.csv").exists()

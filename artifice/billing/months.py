@@ -116,12 +116,25 @@ class MonthLoop:
     def preview(self, window: Window) -> Iterator[Outcome]:
         """What billing every tenant of ``window`` would send (a dry run: nothing is written)."""
         tenants = [t for t in self.pipeline.billed(self.pipeline.tenants(window)) if self.owns(t.id)]
+        yield from self._each(window, tenants, dry_run=True, rebill=False)
+
+    def rebill(self, window: Window, dry_run: bool = False) -> Iterator[Outcome]:
+        """Re-bill every tenant whose ``window`` is billed, each on its own (unchanged ones send nothing)."""
+        refuse_unfinished(window, utcnow())
+        listed = self.pipeline.billed(self.tenants(window, relist=False))
+        billed = [t for t in listed if self.owns(t.id) and self.pipeline.store.billed_lines(t.id, window)[0]]
+        self.listed, self.due = len(listed), len(billed)
+        yield from self._each(window, billed, dry_run, rebill=True)
+
+    def _each(self, window: Window, tenants: list[Tenant], dry_run: bool, rebill: bool) -> Iterator[Outcome]:
         self.pipeline.plan(window, tenants)
         for tenant in tenants:
             if self.stopping.is_set():
                 return
             try:
-                yield Outcome(tenant, window, result=self.pipeline.bill(tenant, window, dry_run=True))
+                yield Outcome(tenant, window, result=self.pipeline.bill(tenant, window, dry_run, rebill))
+            except WindowConflict as exc:
+                yield Outcome(tenant, window, skipped=str(exc))
             except ArtificeError as exc:
                 yield Outcome(tenant, window, error=exc)
 

@@ -102,11 +102,12 @@ def _bill(conf: cfg.ConfigOpts) -> int:
         tenant = _known_tenant(loop, window, conf.command.tenant, dry_run, conf.command.force_tenant)
         print(render.invoice_text(loop.pipeline.bill(tenant, window, dry_run, rebill)))
         return 0
-    if rebill:
-        raise InputError("--rebill takes one --tenant: re-billing is decided tenant by tenant")
     failures = 0
     progress = _progress if sys.stderr.isatty() else None
-    outcomes = loop.preview(window) if dry_run else loop.bill(window, progress=progress)
+    if rebill:  # every tenant whose month is billed, each decided on its own
+        outcomes = loop.rebill(window, dry_run)
+    else:
+        outcomes = loop.preview(window) if dry_run else loop.bill(window, progress=progress)
     for outcome in outcomes:
         if outcome.error is not None:
             failures += 1
@@ -115,7 +116,9 @@ def _bill(conf: cfg.ConfigOpts) -> int:
             _print_outcome(outcome, dry_run)
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr)
-    if not dry_run:
+    if rebill:
+        print(f"{window.label}: {loop.due} billed tenant(s) of {loop.listed} re-rated")
+    elif not dry_run:
         print(f"{window.label}: {loop.listed} tenant(s), {loop.listed - loop.due} of them billed before")
     if failures:
         raise ArtificeError(f"{failures} tenant(s) failed for {window.label}; see the messages above")
@@ -159,6 +162,8 @@ def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
         print(f"tenant {outcome.tenant.id}: skipped: {outcome.skipped}")
     elif dry_run:
         print(render.invoice_text(result) + "\n")
+    elif result.state == "unchanged":
+        print(f"tenant {result.tenant.id}: {result.note}")
     else:
         print(f"tenant {result.tenant.id}: {result.state} {result.reference} total {result.total} {result.currency}")
 
