@@ -55,6 +55,11 @@ class Tenant:
     def __str__(self) -> str:
         return self.id
 
+    @property
+    def label(self) -> str:
+        """How messages name it: ``id (name)``, or the id alone when no name is known."""
+        return f"{self.id} ({self.name})" if self.name else self.id
+
 
 @dataclasses.dataclass(frozen=True)
 class LineValue:

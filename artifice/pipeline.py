@@ -22,9 +22,9 @@ from oslo_config import cfg
 
 from artifice import config, model, tenants
 from artifice.billing import invoice_total, price_lines
-from artifice.billing.adjustments import adjustments, keep_billed_prices
+from artifice.billing.adjustments import rebill_lines
 from artifice.billing.commit import CommitPolicy
-from artifice.billing.run import BillingRun, Job, drive
+from artifice.billing.run import BillingRun, Job, drive, fill
 from artifice.collectors.base import Collector
 from artifice.collectors.batch import BatchReader
 from artifice.exceptions import ArtificeError, CollectionError, CommitError, InputError, WindowConflict
@@ -122,6 +122,7 @@ class Pipeline:
 
     def bill(self, tenant: Tenant, window: Window, dry_run: bool = False, rebill: bool = False) -> BillResult:
         """Bill the tenant's window; with ``rebill``, send only what changed since it was billed."""
+        tenant = self.store.named(tenant)  # --force-tenant, or a project Keystone no longer lists
         if dry_run:
             return self._dry_run(tenant, window, rebill)
         refuse_unfinished(window, utcnow())
@@ -156,7 +157,7 @@ class Pipeline:
         assert run.claimed is not None
         total = invoice_total(run.lines)
         reference = run.claimed.reference
-        LOG.info("run %s: tenant %s %s committed %s total %s %s", self.run_id, _named(tenant), window.label,
+        LOG.info("run %s: tenant %s %s committed %s total %s %s", self.run_id, tenant.label, window.label,
                  reference, total, run.currency)  # fmt: skip
         sent = run.claimed.attempts > 0
         note = "" if sent else "nothing to send: recorded as billed, nothing sent to the ERP"
@@ -173,8 +174,7 @@ class Pipeline:
         """The adjustment lines that bring what is committed for the month to ``usage`` (billed prices kept)."""
         billed = self.store.billed_lines(tenant.id, window)[1]
         cent = Decimal(1).scaleb(-self.conf.billing.currency_decimals)
-        kept = keep_billed_prices(billed, usage, cent)
-        return adjustments(billed, kept + self._plugin_lines(tenant, window, currency, kept))
+        return rebill_lines(billed, usage, cent, lambda lines: self._plugin_lines(tenant, window, currency, lines))
 
     def _unchanged(self, tenant: Tenant, window: Window, report: SampleReport) -> BillResult:
         note = "usage unchanged since it was billed: no adjustment"
@@ -192,6 +192,7 @@ class Pipeline:
             lines, report = self._rate(invoice, tenant, window)
             blocking = self.store.blocking(tenant.id, window)
             note = f"already {blocking.state} as {blocking.external_reference}" if blocking else ""
+        fill(invoice, lines, self._currency(invoice))  # the adapter checks what it would be sent (never committed)
         total, reference = invoice_total(lines), invoice.reference or ""
         return BillResult(tenant, window, lines, total, self._currency(invoice), reference, report, "dry-run", note)
 
@@ -258,7 +259,3 @@ def _resource_names(raw: pd.DataFrame) -> dict[str, str]:
         return {}
     named = raw.loc[raw["resource_name"].notna(), ["resource_id", "resource_name"]]
     return {str(r): str(n) for r, n in named.drop_duplicates("resource_id", keep="last").itertuples(index=False)}
-
-
-def _named(tenant: Tenant) -> str:
-    return f"{tenant.id} ({tenant.name})" if tenant.name else tenant.id

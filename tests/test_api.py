@@ -160,6 +160,17 @@ def test_filters_and_totals(api: Api) -> None:
     assert totals["totalPrice"] == Decimal("483.58") and totals["taxPrice"] == Decimal("63.08")
 
 
+def test_sorting_by_money_and_usage_is_numeric(api: Api) -> None:
+    # Totals 413.59 (acme), 42.78 (initech), 27.21 (globex): as text, "42.78" would sort above "413.59".
+    body = api.ok("/api/invoices", estimate="false", sort="totalPrice", direction="desc")
+    assert [i["account"]["id"] for i in body["invoices"]] == ["acme", "initech", "globex"]
+    usage = [
+        i["itemUsage"]
+        for i in api.ok("/api/invoice-line-items", sort="itemUsage", direction="desc", max=50)["lineItems"]
+    ]
+    assert usage == sorted(usage, reverse=True)
+
+
 @pytest.mark.parametrize(
     ("params", "parameter"),
     [

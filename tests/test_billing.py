@@ -193,3 +193,20 @@ def test_a_numpy_float_price_is_priced_by_its_shortest_decimal_form() -> None:
     assert to_decimal(np.int64(3), "cost") == Decimal(3)
     with pytest.raises(PricingError, match="nan"):
         to_decimal(np.float64("nan"), "cost")
+
+
+def test_any_real_number_prices_and_one_too_large_to_bill_is_a_clear_error(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    class Shown(Decimal):
+        def __str__(self) -> str:
+            return "five cents"
+
+    assert to_decimal(Fraction(1, 20), "cost") == Decimal("0.05")
+    assert to_decimal(Shown("0.05"), "cost") == Decimal("0.05")
+    invoice = _csv_invoice(tmp_path, "*,m1.small,hour,1E+27,NZD\n")
+    lines = pd.DataFrame({"region": ["DC"], "service": ["m1.small"], "category": ["compute"], "unit": ["hour"],
+                          "quantity": [744.0]})  # fmt: skip
+    detail = pd.DataFrame(columns=["region", "service", "resource_id", "quantity"])
+    with pytest.raises(PricingError, match="too large to bill"):
+        price_lines(lines, detail, invoice, 2)

@@ -99,3 +99,47 @@ def test_shipped_mapping_names_the_unit_each_storage_line_really_has() -> None:
     # 10 GiB for 24 h = 240 GiB-hours, however the sample spells it; the image in decimal GB-hours.
     assert detail == {("old-cinder", "GiB-hour"): 240.0, ("ceilometer-27", "GiB-hour"): 240.0,
                       ("img", "GB-hour"): 51.5396}  # fmt: skip
+
+
+def test_a_resource_moved_soon_after_it_started_is_billed_once() -> None:
+    """A 10 GiB volume created 10 Oct 00:00 in t1, moved to t2 at 00:57:30, deleted 11 Oct 00:00.
+
+    t1: 00:00-00:57:30 = 9.5833 GiB-h; t2: 00:57:30-24:00 = 230.4167 GiB-h; 240 in all. Its
+    counter grew 1 GB every 5 minutes from creation, 287 GB by its last bucket (23:55): t1 the
+    11 GB up to the move, t2 the 276 GB after it, none twice.
+    """
+    from artifice.collectors.base import conform
+    from artifice.usage.engine import rate
+    from artifice.usage.mapping import parse_mapping
+
+    meters = {"volume.size": {"transformer": "gauge", "unit": "GiB-hour"},
+              "network.outgoing.bytes": {"transformer": "delta", "unit": "GB"}}  # fmt: skip
+    rules = parse_mapping({"meters": meters}, "t", 7200)
+    life = {"started_at": "2026-10-10T00:00:00+00:00", "ended_at": "2026-10-11T00:00:00+00:00"}
+    history = [
+        {"id": "v1", "revision_start": "2026-10-10T00:00:00+00:00", "project_id": "t1", **life},
+        {"id": "v1", "revision_start": "2026-10-10T00:57:30+00:00", "project_id": "t2", **life},
+    ]
+    stamps = pd.date_range("2026-10-10T00:05", "2026-10-11T00:00", freq="5min", tz="UTC", inclusive="left")
+
+    def billed(meter: str, transformer: str, volume: object, unit: str) -> dict[str, float]:
+        buckets = pd.DataFrame({"id": "v1", "timestamp": stamps, "volume": volume})
+        rows = attribute(buckets, revisions_frame(history), ["t1", "t2"], transformer).drop(columns="flavor")
+        rows["region"], rows["meter"], rows["unit"], rows["source"] = "R", meter, unit, "openstack"
+        usage = rate(conform(rows), OCTOBER, rules, ["openstack"])
+        return {str(r.tenant_id): round(float(r.quantity), 4) for r in usage.lines.itertuples()}
+
+    assert billed("volume.size", "gauge", 10.0, "GiB") == {"t1": 9.5833, "t2": 230.4167}
+    grown = billed("network.outgoing.bytes", "delta", [1e9 * (i + 1) for i in range(len(stamps))], "B")
+    assert grown == {"t1": 11.0, "t2": 276.0}
+
+
+def test_a_sample_after_the_known_deletion_bills_nothing_more() -> None:
+    # Polls 31 Oct 12:00-22:50, deleted_at 23:00:00, and a deletion notification stamped 23:00:05.
+    polls = ten_minutely(at(31, 12), at(31, 23))
+    late = at(31, 23) + dt.timedelta(seconds=5)
+    life = {"created_at": "2026-10-31T12:00:00", "deleted_at": "2026-10-31T23:00:00"}
+    volume = [sample("volume.size", t, 100, unit="GB", **life) for t in [*polls, late]]
+    assert quantities(rate_samples(volume)) == {"volume.size": 1100.0}  # 100 GB x 11 h, not to midnight
+    launched = {"launched_at": "2026-10-31T12:00:00", "deleted_at": "2026-10-31T23:00:00"}
+    assert quantities(rate_samples([instance(t, **launched) for t in [*polls, late]])) == {"m1.small": 11.0}

@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from artifice.billing.adjustments import adjustments
+from artifice.billing.adjustments import rebill_lines
 from artifice.store.windows import PricedLine
 from tests.conftest import DEMO, cli, demo_conf_text, write_conf
 
@@ -18,25 +18,64 @@ def line(service: str, quantity: str, price: str, amount: str, item_type: str = 
     return PricedLine("Auckland", service, "compute", unit, q, p, a, item_type=item_type)
 
 
+CENT = Decimal("0.01")
+
+
+def gst(lines: list[PricedLine]) -> list[PricedLine]:
+    """A 15 % tax plugin, as plugins see the month's usage lines."""
+    tax = (sum((x.amount for x in lines), Decimal(0)) * Decimal("0.15")).quantize(CENT)
+    return [line("GST 15%", "1", str(tax), str(tax), "TAX", "item")] if lines else []
+
+
 def test_adjustments_are_the_exact_differences() -> None:
     billed = [line("m1.small", "744", "0.05", "37.20"), line("GST 15%", "1", "5.58", "5.58", "TAX", "item")]
     # Late data: 10.3333 more hours of m1.small, and a new volume.
     rated = [
-        line("m1.small", "754.3333", "0.05", "37.72"),  # 37.716665 -> 37.72
+        line("m1.small", "754.3333", "0.05", "37.72"),
         line("volume.size", "100", "0.0002", "0.02", unit="GB-hour"),
-        line("GST 15%", "1", "5.66", "5.66", "TAX", "item"),  # 15% of 37.74 = 5.661
     ]
-    got = {(x.service, x.item_type): (x.quantity, x.unit_price, x.amount) for x in adjustments(billed, rated)}
+    got = {
+        (x.service, x.item_type): (x.quantity, x.unit_price, x.amount) for x in rebill_lines(billed, rated, CENT, gst)
+    }
     assert got == {
-        ("m1.small", "ITEM_ADJ"): (Decimal("10.3333"), Decimal("0.05"), Decimal("0.52")),  # 37.72 - 37.20
+        ("m1.small", "ITEM_ADJ"): (Decimal("10.3333"), Decimal("0.05"), Decimal("0.52")),  # 37.716665 -> 37.72, - 37.20
         ("volume.size", "ITEM_ADJ"): (Decimal("100"), Decimal("0.0002"), Decimal("0.02")),
-        ("GST 15%", "TAX"): (Decimal("1"), Decimal("0.08"), Decimal("0.08")),
+        ("GST 15%", "TAX"): (Decimal("1"), Decimal("0.08"), Decimal("0.08")),  # 15% of 37.74 = 5.66, - 5.58
     }
     # Once the adjustment is billed too, the same usage needs nothing more.
-    assert adjustments([*billed, *adjustments(billed, rated)], rated) == []
-    # Usage that went away is credited.
-    (credit,) = adjustments(billed[:1], [])
-    assert (credit.quantity, credit.amount) == (Decimal("-744"), Decimal("-37.20"))
+    assert rebill_lines([*billed, *rebill_lines(billed, rated, CENT, gst)], rated, CENT, gst) == []
+    # Usage that went away is credited, and its tax with it.
+    credit, tax = rebill_lines(billed, [], CENT, gst)
+    assert (credit.quantity, credit.amount, tax.amount) == (Decimal("-744"), Decimal("-37.20"), Decimal("-5.58"))
+
+
+def test_many_small_rebills_never_drift_by_a_cent() -> None:
+    # 10 h billed (0.50), then ten re-bills of 0.1 h each at 0.05: 11 h = 0.55, not ten roundings of 0.005 up.
+    billed = [line("m1.small", "10", "0.05", "0.50")]
+    for k in range(1, 11):
+        billed += rebill_lines(billed, [line("m1.small", str(10 + k / 10), "0.05", "0")], CENT, lambda _: [])
+    assert sum(x.amount for x in billed) == Decimal("0.55")
+
+
+def test_a_plugin_or_price_change_alone_sends_nothing() -> None:
+    billed = [line("m1.small", "100", "0.05", "5.00"), line("GST 15%", "1", "0.75", "0.75", "TAX", "item")]
+    new_tax = lambda lines: [line("GST 16%", "1", "0.80", "0.80", "TAX", "item")] if lines else []  # noqa: E731
+    assert rebill_lines(billed, [line("m1.small", "100", "0.06", "6.00")], CENT, new_tax) == []
+
+
+def test_a_discount_plugin_sees_the_billed_price_not_todays() -> None:
+    def free_100(lines: list[PricedLine]) -> list[PricedLine]:  # 100 free hours of m1.small, at its price
+        small = next(x for x in lines if x.service == "m1.small")
+        off = -min(small.quantity, Decimal(100)) * small.unit_price
+        return [line("m1.small: 100 free", "1", str(off), str(off), "ITEM_ADJ", "item")]
+
+    billed = [
+        line("m1.small", "120", "0.05", "6.00"),
+        line("m1.small: 100 free", "1", "-5.00", "-5.00", "ITEM_ADJ", "item"),
+    ]
+    # The rate is 0.06 now and 10 late hours arrived: they cost 0.60, and the free hours stay worth 5.00.
+    (late,) = rebill_lines(billed, [line("m1.small", "130", "0.06", "7.80")], CENT, free_100)
+    assert (late.quantity, late.unit_price, late.amount) == (Decimal("10"), Decimal("0.06"), Decimal("0.60"))
 
 
 def late_samples(tmp_path: Path) -> Path:
@@ -113,17 +152,16 @@ def test_rebill_keeps_the_price_already_billed_and_prices_only_new_usage_today(d
 
 
 def test_credits_take_back_the_latest_billed_hours_at_their_own_price() -> None:
-    from artifice.billing.adjustments import keep_billed_prices
-
     billed = [line("m1.small", "100", "0.05", "5.00"), line("m1.small", "10", "0.06", "0.60", "ITEM_ADJ")]
     # Usage is now 105 h and the rate 0.07: the 5 h taken back were the last billed, at 0.06.
-    (now,) = keep_billed_prices(billed, [line("m1.small", "105", "0.07", "7.35")], Decimal("0.01"))
-    (credit,) = adjustments(billed, [now])
+    (credit,) = rebill_lines(billed, [line("m1.small", "105", "0.07", "7.35")], CENT, lambda _: [])
     assert (credit.quantity, credit.unit_price, credit.amount) == (Decimal("-5"), Decimal("0.06"), Decimal("-0.30"))
-    # Back to 95 h: the 10 h at 0.06 (0.60) and 5 of the 100 h at 0.05 (0.25) are taken back.
-    (now,) = keep_billed_prices(billed, [line("m1.small", "95", "0.07", "6.65")], Decimal("0.01"))
-    (credit,) = adjustments(billed, [now])
-    assert (credit.quantity, credit.amount) == (Decimal("-15"), Decimal("-0.85"))
+    # Back to 95 h: the 10 h at 0.06 (0.60) and 5 of the 100 h at 0.05 (0.25), one line per price.
+    credits = rebill_lines(billed, [line("m1.small", "95", "0.07", "6.65")], CENT, lambda _: [])
+    assert [(x.quantity, x.unit_price, x.amount) for x in credits] == [
+        (Decimal("-10"), Decimal("0.06"), Decimal("-0.60")),
+        (Decimal("-5"), Decimal("0.05"), Decimal("-0.25")),
+    ]
 
 
 def test_rebill_all_re_rates_every_billed_tenant_on_its_own(demo_conf: Path, tmp_path: Path) -> None:
@@ -138,3 +176,25 @@ def test_rebill_all_re_rates_every_billed_tenant_on_its_own(demo_conf: Path, tmp
     assert "tenant initech: committed ART-initech-20261001-20261101-r2 total 0.50 NZD" in lines
     assert not any("globex" in line for line in lines) and "2026-10: 2 billed tenant(s) of 3 re-rated" in lines
     assert not (tmp_path / "invoices" / "globex-2026-10.csv").exists()
+
+
+def test_a_rate_in_another_unit_is_refused_by_dry_runs_and_rebills_too(demo_conf: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old-rates.csv"  # still per GB-hour, while the mapping bills volumes in GiB-hours
+    old.write_text((DEMO / "rates.csv").read_text().replace("volume.size,GiB-hour", "volume.size,GB-hour"))
+    conf = str(write_conf(tmp_path / "old.conf", demo_conf_text(tmp_path).replace(str(DEMO / "rates.csv"), str(old))))
+    preview = cli("--config-file", conf, "bill", "--tenant", "acme", "--month", "2026-10", "--dry-run")
+    assert preview.returncode != 0 and "measured in GiB-hour but its rate is per GB-hour" in preview.stderr
+    assert cli("--config-file", str(demo_conf), "bill", "--tenant", "acme", "--month", "2026-10").returncode == 0
+    more = DEMO / "RegionOne.json.gz"
+    samples = json.loads(gzip.decompress(more.read_bytes()))
+    volume = next(s for s in samples if s["project_id"] == "acme" and s["counter_name"] == "volume.size")
+    samples.append({**volume, "resource_id": "late-volume", "message_id": "late-volume-1"})
+    samples.append({**volume, "resource_id": "late-volume", "message_id": "late-volume-2",
+                    "timestamp": volume["timestamp"][:11] + "23:00:00"})  # fmt: skip
+    late = tmp_path / "RegionOne-late.json.gz"
+    late.write_bytes(gzip.compress(json.dumps(samples).encode()))
+    text = demo_conf_text(tmp_path).replace(str(DEMO / "rates.csv"), str(old)).replace(str(more), str(late))
+    conf = str(write_conf(tmp_path / "late.conf", text))
+    rebilled = cli("--config-file", conf, "bill", "--tenant", "acme", "--month", "2026-10", "--rebill")
+    assert rebilled.returncode != 0 and "measured in GiB-hour but its rate is per GB-hour" in rebilled.stderr
+    assert not (tmp_path / "invoices" / "acme-2026-10-r2.csv").exists()

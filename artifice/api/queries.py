@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Numeric, Select, and_, case, cast, exists, func, or_, select
 
 from artifice.api.auth import Caller
 from artifice.store.exact_sql import exact_product, exact_round, exact_sum
@@ -22,7 +22,7 @@ INVOICE_SORTS = {
     "id": BillingWindow.id,
     "name": BillingWindow.tenant_name,
     "period": BillingWindow.period_start,
-    "totalPrice": BillingWindow.total,
+    "totalPrice": cast(BillingWindow.total, Numeric),  # money is text on SQLite: sort it as a number
     "dateCreated": BillingWindow.created_at,
     "lastUpdated": BillingWindow.updated_at,
 }
@@ -31,7 +31,7 @@ LINE_ITEM_SORTS = {
     "endDate": BillingWindow.period_end,
     "id": LineResource.id,
     "name": LineResource.resource_id,
-    "itemUsage": LineResource.quantity,
+    "itemUsage": cast(LineResource.quantity, Numeric),
     "invoiceId": BillingWindow.id,
 }
 

@@ -9,6 +9,7 @@ lines on an invoice always add up to its total.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -31,10 +32,14 @@ def to_decimal(value: object, what: str) -> Decimal:
     if isinstance(value, bool | np.bool_):
         raise PricingError(f"{what} is a boolean, not a price")
     try:
-        if isinstance(value, float | np.floating):
+        if isinstance(value, Decimal):
+            number = Decimal(value)  # a subclass's own str() may not be its value
+        elif isinstance(value, float | np.floating):
             if not math.isfinite(value):
                 raise PricingError(f"{what} is {value}")
             number = Decimal(str(value) if isinstance(value, np.floating) else repr(value))
+        elif isinstance(value, numbers.Rational):  # Fraction(1, 20) -> 0.05 (28 significant digits at most)
+            number = Decimal(int(value.numerator)) / Decimal(int(value.denominator))
         else:
             number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -44,8 +49,19 @@ def to_decimal(value: object, what: str) -> Decimal:
     return number
 
 
+def money(value: Decimal, cent: Decimal) -> Decimal:
+    """``value`` rounded half-up to ``cent``; one that no currency can hold is a PricingError."""
+    try:
+        return value.quantize(cent, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise PricingError(f"amount {value} is too large to bill") from None
+
+
 def quantity(value: float) -> Decimal:
-    return Decimal(repr(float(value))).quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
+    try:
+        return Decimal(repr(float(value))).quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise PricingError(f"quantity {value} is too large to bill") from None
 
 
 def price_lines(
@@ -80,7 +96,7 @@ def price_lines(
                 unit=str(row.unit),
                 quantity=amount_qty,
                 unit_price=unit_price,
-                amount=(amount_qty * unit_price).quantize(cent, rounding=ROUND_HALF_UP),
+                amount=money(amount_qty * unit_price, cent),
                 resources=tuple(sorted(detail_of)),
                 resource_names=tuple(sorted((r, (names or {})[r]) for r, _ in detail_of if (names or {}).get(r))),
             )

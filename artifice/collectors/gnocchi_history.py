@@ -40,10 +40,13 @@ def revisions_frame(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
     ).sort_values("revision_start", kind="stable")
     frame = frame.drop_duplicates(["id", "revision_start"], keep="last")
     # The resource's life, on every revision: its first start, and the end its latest revision has.
-    if len(frame):
-        frame["started_at"] = frame.groupby("id", sort=False)["started_at"].transform("min")
-        latest = frame.drop_duplicates("id", keep="last").set_index("id")["ended_at"]
-        frame["ended_at"] = frame["id"].map(latest)
+    if len(frame):  # a project that received the resource did not start it; one that gave it away did not end it
+        by_id = frame.groupby("id", sort=False)
+        first_owner = by_id["project_id"].transform("first")
+        last_owner = by_id["project_id"].transform("last")
+        started = by_id["started_at"].transform("min").where(frame["project_id"] == first_owner)
+        latest = frame["id"].map(frame.drop_duplicates("id", keep="last").set_index("id")["ended_at"])
+        frame["started_at"], frame["ended_at"] = started, latest.where(frame["project_id"] == last_owner)
     # Buckets older than a resource's first revision (measures written before it was created) take it.
     frame.loc[~frame["id"].duplicated(), "revision_start"] = _FIRST
     return frame.astype({"revision_start": RAW_COLUMNS["timestamp"]}).sort_values("revision_start", kind="stable")

@@ -68,12 +68,13 @@ class RateTable:
         return found
 
     def check_unit(self, item: Item) -> None:
-        """Refuse a usage line measured in another unit than its rate.
+        """Refuse a usage line (or a re-bill's usage adjustment) measured in another unit than its rate.
 
-        Items added by invoice plugins (TAX, ITEM_ADJ, ...) have no rate.
+        Items added by invoice plugins (TAX, a discount's ITEM_ADJ, ...) are counted in ``item``s
+        and have no rate.
         """
         datacenter, name, value = item
-        if isinstance(value, LineValue) and value.item_type == "USAGE":
+        if isinstance(value, LineValue) and value.item_type in ("USAGE", "ITEM_ADJ") and value.unit != "item":
             expected = self.rate(datacenter, name).unit
             if value.unit != expected:
                 raise PricingError(f"{datacenter}/{name} is measured in {value.unit} but its rate is per {expected}")

@@ -77,6 +77,19 @@ class Listings(StoreBase):
                 month.listed_at, month.tenants = now, count
                 month.origin = "daemon" if "daemon" in (month.origin, origin) else origin
 
+    def named(self, tenant: Tenant) -> Tenant:
+        """``tenant`` with the newest name a listing or a window recorded for it, if it came without one."""
+        if tenant.name:
+            return tenant
+        with self._session() as session:
+            for column, table in ((TenantMonth.tenant_name, TenantMonth), (BillingWindow.tenant_name, BillingWindow)):
+                order = table.period_start.desc()
+                query = select(column).where(table.tenant_id == tenant.id, column != "").order_by(order).limit(1)
+                name = session.scalar(query)
+                if name:
+                    return Tenant(tenant.id, name)
+        return tenant
+
     def listed(self, window: Window, younger_than: dt.timedelta | None = None) -> list[Tenant] | None:
         """The tenants listed for ``window``; None if never listed (or, with ``younger_than``, listed longer ago)."""
         with self._session() as session:

@@ -20,7 +20,8 @@ Known lifecycles (``started_at`` / ``ended_at`` from Nova's ``launched_at`` /
 the resource's start holds from that start, and the last sample holds until the
 resource's end (within ``max_gap``), so an instance is billed from launch to
 deletion to the second. Without a known end the last stretch ends at the last
-sample (or the window end, if that is at most ``max_gap`` later).
+sample (or the window end, if that is at most ``max_gap`` later); a sample after
+the known end (a deletion notification) holds for no time.
 
 Sums are exact for seconds (integer nanoseconds) and otherwise accurate to
 about one unit in the last place whatever the number of samples
@@ -73,9 +74,13 @@ class Block:
         last = self.last_of_runs()
         held[last] = self.end  # the next sample's time, or the window end
         begin = np.maximum(self.t, self.start)
-        if self.ended is not None:  # a known end: the last value holds until it, to the second
-            ends = (self.ended > self.t[last]) & (self.ended < self.end)
+        if self.ended is not None:  # a known end: the last value holds until it, to the second, and
+            ends = (self.ended != NAT) & (self.ended < self.end)  # nothing after it is billed
             held[last[ends]] = self.ended[ends]
+            end_of_sample = np.repeat(
+                np.where(ends, self.ended, np.iinfo(np.int64).max), np.diff([*self.starts, len(self.t)])
+            )
+            np.minimum(held, np.maximum(end_of_sample, self.t), out=held)
         if self.started is not None:  # a known start a poll away: the first value holds from it
             first = self.starts
             near = self.known_start(max_gap)
