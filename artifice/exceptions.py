@@ -5,6 +5,10 @@ Every error a user can cause (bad config, bad input, a refused run) is an
 exit non-zero. Anything else is a bug and keeps its traceback.
 """
 
+from __future__ import annotations
+
+import re
+
 
 class ArtificeError(Exception):
     """Root of every error Artifice reports to its user."""
@@ -70,3 +74,22 @@ class CannotLookUp(CommitError):
 
 class LostWindow(WindowConflict):
     """Another run took the window over (this run's lease expired): this run stops touching it."""
+
+
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)")
+_PEER = re.compile(r"host='([^']+)', port=(\d+)")
+
+
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """A low-level error in one line, its cause first: ``connection refused (erp.example:443)``.
+
+    requests and urllib3 bury the operating system's reason at the end of a long repr; where it
+    is there, it is what is said, with the peer. Anything else is its text, cut at ``limit``.
+    """
+    text = " ".join(str(exc).split())
+    reason = _OS_REASON.search(text)
+    if reason:
+        peer = _PEER.search(text)
+        cause = reason.group(1).strip().rstrip(".").lower()
+        return f"{cause} ({peer.group(1)}:{peer.group(2)})" if peer else cause
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,9 @@ from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 
-from artifice.exceptions import CollectionError, ConfigError
+from artifice.exceptions import CollectionError, ConfigError, describe
+
+LOG = logging.getLogger(__name__)
 
 CREDENTIALS_GROUP = "service_credentials"
 REQUEST_TIMEOUT = 60  # seconds, for every telemetry and Keystone request unless [group] timeout says otherwise
@@ -87,10 +90,18 @@ def call(
     **kwargs: Any,
 ) -> T:
     """Run ``function``, retrying transient ``errors``; then fail with ``what`` in the message."""
+
+    def announce(state: tenacity.RetryCallState) -> None:  # a wait is never silent
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0
+        LOG.warning("%s: %s; retrying in %.1f s (retry %d of %d)", what, _one_line(error) if error else "failed",
+                    wait, state.attempt_number, conf.telemetry.retries)  # fmt: skip
+
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_transient),
         stop=tenacity.stop_after_attempt(conf.telemetry.retries + 1),
         wait=tenacity.wait_exponential(multiplier=conf.telemetry.retry_wait, max=30),
+        before_sleep=announce,
         reraise=True,
     )
     try:
@@ -103,4 +114,4 @@ def call(
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
+    return describe(exc)

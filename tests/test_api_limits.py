@@ -131,3 +131,20 @@ def test_an_admin_role_counts_only_in_an_admin_scope(tmp_path: Path) -> None:
     assert tokens.caller_of({"roles": admin_role, "project": {"id": "p0", "name": "admin"}}) == Caller("p0", True)
     assert tokens.caller_of({"roles": admin_role, "system": {"all": True}}) == Caller("", True)
     assert tokens.caller_of({"roles": [{"name": "member"}], "system": {"all": True}}) == Caller("", False)
+
+
+def test_docs_page_shows_the_invoice_endpoints_offline_in_headless_chromium(api: str, tmp_path: Path) -> None:
+    """Cloud controllers are often offline: Swagger UI must come from the installed package, not a CDN."""
+    import subprocess
+
+    from tests.conftest import debian_tool
+
+    chromium = debian_tool("chromium", "chromium")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom"]  # fmt: skip
+    page = subprocess.run([chromium, *flags, f"{api}/docs"], capture_output=True, text=True, timeout=180)
+    assert page.returncode == 0, page.stderr[-2000:]
+    # Swagger UI rendered (by its JavaScript) one operation per endpoint.
+    for endpoint in ("/api/invoices", "/api/invoices/{id}", "/api/invoice-line-items"):
+        assert f'class="opblock-summary-path" data-path="{endpoint}"' in page.stdout, page.stdout[:2000]

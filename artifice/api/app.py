@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from oslo_config import cfg
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -105,7 +106,9 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
     engine = db.make_engine(conf.database.connection)
     db.check_schema(engine)
     auth = authenticator(conf)
-    app = FastAPI(
+    # Swagger UI and ReDoc from the installed package (fastapi-offline), not a CDN: cloud
+    # controllers are often offline, and /docs must work there.
+    app = FastAPIOffline(
         title="Artifice invoices API",
         version="1",
         description="Artifice's invoices and invoice line items, in the shape of the Morpheus invoices API.",

@@ -123,6 +123,8 @@ def send(
         if retry > policy.retries:
             _out_of_retries(store, claimed, invoice, error, policy)
         yield "retrying"
+        LOG.warning("tenant %s %s: %s; retrying in %g s (retry %d of %d)", claimed.tenant.id, claimed.window.label,
+                    error, policy.wait(retry), retry, policy.retries)  # fmt: skip
         sleep(policy.wait(retry))
         claimed = store.hold(claimed)  # still ours after the wait, and the database's time now
         uncertain_since = claimed.uncertain_since

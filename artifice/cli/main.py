@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from oslo_config import cfg
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from artifice import tenants
 from artifice.billing.months import MonthLoop, Outcome, due_months, last_due
 from artifice.cli import render, run
-from artifice.exceptions import ArtificeError, CollectionError, InputError
+from artifice.exceptions import CollectionError, InputError
 from artifice.model import Tenant
 from artifice.pipeline import Pipeline, refuse_unfinished
 from artifice.store import db
@@ -74,7 +78,7 @@ def _dispatch(conf: cfg.ConfigOpts) -> int:
     db.check_schema(engine)
     store = WindowStore(engine)
     if conf.command.name == "windows":
-        print(render.windows_text(store.windows(conf.command.tenant)))
+        print(render.windows_text(store.windows(conf.command.tenant), conf.billing.currency_decimals))
         return 0
     if conf.command.name == "status":
         delay = dt.timedelta(seconds=conf.daemon.bill_delay)
@@ -88,41 +92,68 @@ def _dispatch(conf: cfg.ConfigOpts) -> int:
     row = store.reconcile(
         conf.command.window, committed, conf.command.external_id, "reconciled by hand: the ERP does not have it"
     )
-    print(render.windows_text([row]))
+    print(render.windows_text([row], conf.billing.currency_decimals))
     return 0
 
 
 def _bill(conf: cfg.ConfigOpts) -> int:
     window = parse_month(conf.command.month)
     dry_run, rebill = conf.command.dry_run, conf.command.rebill
+    decimals = conf.billing.currency_decimals
     if not dry_run:
         refuse_unfinished(window, utcnow())
     loop = MonthLoop(Pipeline.from_config(conf))
     if conf.command.tenant is not None:  # an empty --tenant "" is refused, never taken for --all
         tenant = _known_tenant(loop, window, conf.command.tenant, dry_run, conf.command.force_tenant)
-        print(render.invoice_text(loop.pipeline.bill(tenant, window, dry_run, rebill)))
+        print(render.invoice_text(loop.pipeline.bill(tenant, window, dry_run, rebill), decimals))
         return 0
-    failures = 0
-    progress = _progress if sys.stderr.isatty() else None
-    if rebill:  # every tenant whose month is billed, each decided on its own
-        outcomes = loop.rebill(window, dry_run)
-    else:
-        outcomes = loop.preview(window) if dry_run else loop.bill(window, progress=progress)
-    for outcome in outcomes:
-        if outcome.error is not None:
-            failures += 1
-            print(f"tenant {outcome.tenant.id}: FAILED: {outcome.error}", file=sys.stderr)
+    with Progress() as progress:
+        if rebill:  # every tenant whose month is billed, each decided on its own
+            outcomes = loop.rebill(window, dry_run)
         else:
-            _print_outcome(outcome, dry_run)
-    if sys.stderr.isatty():
-        print("\r\033[K", end="", file=sys.stderr)
+            outcomes = loop.preview(window) if dry_run else loop.bill(window, progress=progress.step)
+        failures = committed = 0
+        for outcome in outcomes:
+            failures += outcome.error is not None
+            committed += outcome.result is not None and outcome.result.state == "committed"
+            progress.write(*_outcome_text(outcome, dry_run, decimals))
     if rebill:
-        print(f"{window.label}: {loop.due} billed tenant(s) of {loop.listed} re-rated")
-    elif not dry_run:
-        print(f"{window.label}: {loop.listed} tenant(s), {loop.listed - loop.due} of them billed before")
-    if failures:
-        raise ArtificeError(f"{failures} tenant(s) failed for {window.label}; see the messages above")
-    return 0
+        summary = f"{window.label}: {loop.due} billed tenant(s) of {loop.listed} re-rated"
+    elif dry_run:
+        summary = ""
+    else:
+        summary = f"{window.label}: {loop.listed} tenant(s), {loop.listed - loop.due} of them billed before"
+    if failures:  # each failure had its line: the summary counts them, and the exit status says so
+        summary = f"{summary}; {committed} committed, {failures} FAILED (they stay due)" if summary else ""
+    if summary:
+        print(summary)
+    return 1 if failures else 0
+
+
+class Progress(contextlib.ExitStack):
+    """A progress bar on a terminal (stderr), with result and log lines printed beside it, never over it."""
+
+    bar: tqdm[Any] | None = None
+
+    def __enter__(self) -> Progress:
+        super().__enter__()
+        self.enter_context(logging_redirect_tqdm())
+        self.callback(lambda: self.bar.close() if self.bar is not None else None)
+        return self
+
+    def step(self, index: int, count: int, tenant: Tenant) -> None:
+        if self.bar is None and sys.stderr.isatty():
+            self.bar = tqdm(total=count, file=sys.stderr, unit="tenant", leave=False, dynamic_ncols=True)
+        if self.bar is not None:
+            self.bar.n = index
+            self.bar.set_description_str(f"billing {tenant.label}")
+
+    def write(self, text: str, to_stderr: bool) -> None:
+        stream = sys.stderr if to_stderr else sys.stdout
+        if self.bar is None:
+            print(text, file=stream, flush=True)
+        else:
+            tqdm.write(text, file=stream)
 
 
 def _known_tenant(loop: MonthLoop, window: Window, text: str, dry_run: bool, force: bool) -> Tenant:
@@ -156,20 +187,17 @@ def _known_tenant(loop: MonthLoop, window: Window, text: str, dry_run: bool, for
     )
 
 
-def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
+def _outcome_text(outcome: Outcome, dry_run: bool, decimals: int) -> tuple[str, bool]:
+    """The line (or invoice, for a dry run) an outcome prints, and whether it goes to stderr."""
+    who = f"tenant {outcome.tenant.label}"
+    if outcome.error is not None:
+        return f"{who}: FAILED: {outcome.error}", True
     result = outcome.result
     if result is None:
-        print(f"tenant {outcome.tenant.id}: skipped: {outcome.skipped}")
-    elif dry_run:
-        print(render.invoice_text(result) + "\n")
-    elif result.state == "unchanged":
-        print(f"tenant {result.tenant.id}: {result.note}")
-    else:
-        print(f"tenant {result.tenant.id}: {result.state} {result.reference} total {result.total} {result.currency}")
-
-
-def _progress(index: int, count: int, tenant: Tenant) -> None:
-    print(f"\r\033[K[{index + 1}/{count}] billing tenant {tenant.id}", end="", file=sys.stderr, flush=True)
+        return f"{who}: skipped: {outcome.skipped}", False
+    if dry_run:
+        return render.invoice_text(result, decimals) + "\n", False
+    return render.result_line(result, decimals), False
 
 
 if __name__ == "__main__":

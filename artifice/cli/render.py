@@ -1,8 +1,8 @@
-"""Plain-text rendering of invoices and windows for the terminal."""
+"""Plain-text rendering of invoices, windows and tenant status for the terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from artifice.pipeline import BillResult
@@ -11,11 +11,29 @@ from artifice.store.models import BillingWindow
 from artifice.timeutil import Window
 
 
-def invoice_text(result: BillResult) -> str:
-    title = f"Invoice {result.reference} for tenant {result.tenant.id}"
-    if result.tenant.name:
-        title += f" ({result.tenant.name})"
-    out = [title, f"Period {result.window}  [{result.state}]"]
+def money(value: Decimal | None, decimals: int) -> str:
+    """An amount with the currency's decimals (0 -> 0.00); unrounded digits beyond them are kept."""
+    if value is None:
+        return ""
+    cent = Decimal(1).scaleb(-decimals)
+    return str(value.quantize(cent) if value == value.quantize(cent) else value)
+
+
+def named(tenant_id: str, name: str) -> str:
+    return f"{tenant_id} ({name})" if name else tenant_id
+
+
+def result_line(result: BillResult, decimals: int) -> str:
+    """One line per billed tenant: what happened, under which reference, for how much."""
+    who = f"tenant {result.tenant.label}"
+    if result.state == "unchanged":
+        return f"{who}: {result.note}"
+    return f"{who}: {result.state} {result.reference} total {money(result.total, decimals)} {result.currency}"
+
+
+def invoice_text(result: BillResult, decimals: int) -> str:
+    out = [f"Invoice {result.reference} for tenant {result.tenant.label}"]
+    out.append(f"Period {result.window}  [{result.state}]")
     if result.note:
         out.append(f"Note: {result.note}")
     currency = result.currency
@@ -24,38 +42,52 @@ def invoice_text(result: BillResult) -> str:
         out.append(f"    {'service':<28} {'quantity':>14} {'unit':<10} {'unit price':>12} {'amount':>12}")
         for line in lines:
             service = line.service if line.item_type == "USAGE" else f"{line.service} [{line.item_type}]"
-            out.append(f"    {service:<28} {line.quantity:>14} {line.unit:<10} {line.unit_price:>12} {line.amount:>12}")
-        subtotal = sum((line.amount for line in lines), Decimal(0))
+            amount = money(line.amount, decimals)
+            out.append(f"    {service:<28} {line.quantity:>14} {line.unit:<10} {line.unit_price:>12} {amount:>12}")
+        subtotal = money(sum((line.amount for line in lines), Decimal(0)), decimals)
         out.append(f"    {'subtotal':<28} {'':>14} {'':<10} {'':>12} {subtotal:>12} {currency}")
     if not result.lines:
         out.append("\n  (no billable usage)")
-    out.append(f"\n  {'TOTAL':<30} {'':>14} {'':<10} {'':>12} {result.total:>12} {currency}")
+    out.append(f"\n  {'TOTAL':<30} {'':>14} {'':<10} {'':>12} {money(result.total, decimals):>12} {currency}")
     out.append(f"  Samples: {result.report.summary()}")
     return "\n".join(out)
 
 
-def windows_text(rows: Iterable[BillingWindow]) -> str:
-    columns = ("id", "tenant", "period", "rev", "state", "total", "currency", "reference / error")
-    header = _row(*columns)
-    out = [header]
+def windows_text(rows: Iterable[BillingWindow], decimals: int) -> str:
+    table = []
     for row in rows:
-        period = Window(row.period_start, row.period_end).label
-        total = "" if row.total is None else str(row.total)
-        detail = row.external_reference + (" (adjustment)" if row.kind == "adjustment" else "")
+        window = Window(row.period_start, row.period_end)
+        period = window.label if window.is_month else f"{window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}"
+        detail = row.external_reference + (f" ({row.kind})" if row.kind != "invoice" else "")
         detail += f"  error: {row.error}" if row.error else ""
-        out.append(_row(str(row.id), row.tenant_id, period, str(row.revision), row.state, total, row.currency, detail))
-    return "\n".join(out) if len(out) > 1 else "no billing windows yet"
-
-
-def _row(ident: str, tenant: str, period: str, rev: str, state: str, total: str, currency: str, detail: str) -> str:
-    return f"{ident:>6} {tenant:<34} {period:<8} {rev:>3} {state:<20} {total:>12} {currency:<8} {detail}"
+        table.append((str(row.id), named(row.tenant_id, row.tenant_name), period, str(row.revision), row.state,
+                      money(row.total, decimals), row.currency, detail))  # fmt: skip
+    if not table:
+        return "no billing windows yet"
+    headers = ("id", "tenant", "period", "rev", "state", "total", "currency", "reference / error")
+    return columns(headers, table, right={"id", "rev", "total"})
 
 
 def status_text(statuses: Iterable[TenantStatus], due: Window) -> str:
     """Per tenant: the newest billed month, how many due months are not billed, the newest error."""
-    out = [f"{'tenant':<34} {'last billed':<11} {'lag':>4}  last error   (due: {due.label})"]
-    for status in statuses:
-        tenant = f"{status.tenant_id} ({status.tenant_name})" if status.tenant_name else status.tenant_id
-        label = status.last_billed.label if status.last_billed else "never"
-        out.append(f"{tenant:<34} {label:<11} {status.lag:>4}  {status.error}".rstrip())
-    return "\n".join(out) if len(out) > 1 else "no billing windows yet"
+    table = [
+        (named(s.tenant_id, s.tenant_name), s.last_billed.label if s.last_billed else "never", str(s.lag), s.error)
+        for s in statuses
+    ]
+    if not table:
+        return "no billing windows yet"
+    return columns(("tenant", "last billed", "lag", f"last error   (due: {due.label})"), table, right={"lag"})
+
+
+def columns(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[str]) -> str:
+    """A plain table: each column as wide as its widest cell, the last one left ragged."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell if i == len(cells) - 1 else cell.rjust(widths[i]) if headers[i] in right else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return " ".join(parts).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)])

@@ -82,7 +82,8 @@ class BatchReader:
         try:
             frame = read.future.result()
         except CollectionError as exc:
-            LOG.warning("reading %d tenants at once failed, reading them one by one: %s", len(read.batch), exc)
+            # INFO: each tenant read alone then reports its own failure, once.
+            LOG.info("reading %d tenants at once failed, reading them one by one: %s", len(read.batch), exc)
             for tenant in read.batch:
                 self._position.pop(tenant, None)
             return collector.collect(tenant_id, window, meters, lead_in)

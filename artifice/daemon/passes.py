@@ -153,7 +153,7 @@ class BillingPasses:
             yield outcome
 
     def _count(self, outcome: Outcome, report: PassReport) -> None:
-        what = f"run {self.billing.run_id}: tenant {outcome.tenant.id} {outcome.window.label}"
+        what = f"run {self.billing.run_id}: tenant {outcome.tenant.label} {outcome.window.label}"
         if outcome.error is not None:
             LOG.error("%s failed: %s", what, outcome.error)
             metrics.FAILURES.inc()

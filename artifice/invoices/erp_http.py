@@ -23,7 +23,7 @@ import requests
 import urllib3
 
 from artifice.exactjson import dumps, plain
-from artifice.exceptions import CommitError, ConfigError, NotSent, TransientCommitError
+from artifice.exceptions import CommitError, ConfigError, NotSent, TransientCommitError, describe
 
 __all__ = ["dumps", "plain"]  # re-exported for the adapters
 
@@ -118,9 +118,9 @@ def send(
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
         raise ConfigError(f"[invoice:object] url: cannot send {where}: not a usable http(s) URL") from None
     except requests.RequestException as exc:  # connection refused, reset, dropped without an answer
-        detail = mask(str(exc.__context__ or exc), secrets)
+        detail = mask(describe(exc.__context__ or exc), secrets)
         error = NotSent if _never_connected(exc) else TransientCommitError
-        raise error(f"{where}: connection failed: {exc.__class__.__name__}: {detail}") from None
+        raise error(f"{where}: connection failed: {detail}") from None
     if response.status_code >= 500 or response.status_code == 429:
         text = mask(error_text(response), secrets)
         error = NotSent if response.status_code == 429 else TransientCommitError  # 429: not handled, try later
