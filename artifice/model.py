@@ -72,6 +72,7 @@ class LineValue:
     currency: str = ""
     category: str = ""
     item_type: str = USAGE  # or TAX, ITEM_ADJ, EXTERNAL_CHARGE from invoice plugins
+    description: str = ""  # the service in words, from the meter mapping (or the plugin item's name)
 
     def __str__(self) -> str:
         return str(self.amount)
@@ -94,6 +95,7 @@ class PricedLine:
     resources: tuple[tuple[str, Decimal], ...] = ()
     item_type: str = USAGE
     resource_names: tuple[tuple[str, str], ...] = ()  # (resource id, display name) where the telemetry has one
+    description: str = ""  # the service in words, from the meter mapping
 
 
 @dataclasses.dataclass(frozen=True)

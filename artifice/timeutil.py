@@ -57,6 +57,16 @@ class Window:
             return f"{self.start:%Y-%m}"
         return f"{self.start.isoformat()}/{self.end.isoformat()}"
 
+    @property
+    def human(self) -> str:
+        """As invoices write a period, its last day included: ``1-31 October 2026``, ``1 Oct-11 Nov 2026``."""
+        last = self.end - dt.timedelta(microseconds=1)
+        if (self.start.year, self.start.month) == (last.year, last.month):
+            return f"{self.start.day}-{last.day} {self.start:%B %Y}"
+        if self.start.year == last.year:
+            return f"{self.start.day} {self.start:%B}-{last.day} {last:%B %Y}"
+        return f"{self.start.day} {self.start:%B %Y}-{last.day} {last:%B %Y}"
+
     def __str__(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
 

@@ -94,3 +94,21 @@ def test_outdated_database_is_refused(tmp_path: Path):
     upgraded = cli("manage", "--config-file", str(conf), "db", "upgrade")
     assert upgraded.returncode == 0 and f"revision {db.head_revision()}" in upgraded.stdout
     assert cli("--config-file", str(conf), "bill", "--tenant", "acme", "--month", "2026-10").returncode == 0
+
+
+def test_the_csv_invoice_is_one_table_an_accountant_can_read(demo_conf: Path, tmp_path: Path):
+    clock = tmp_path / "clock"
+    clock.write_text("2026-11-03T02:00:00+00:00")  # billed on 3 November
+    billed = cli("--config-file", str(demo_conf), "bill", "--tenant", "globex", "--month", "2026-10",
+                 env={"ARTIFICE_CLOCK_FILE": str(clock)})  # fmt: skip
+    assert billed.returncode == 0, billed.stderr
+    with (demo_conf.parent / "invoices" / "globex-2026-10.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))  # one header, one table: every row has every column
+    assert all(None not in row and all(v is not None for v in row.values()) for row in rows)
+    assert {r["invoice"] for r in rows} == {"ART-globex-20261001-20261101-r1"}  # the machine-readable reference
+    assert {(r["period"], r["issue_date"], r["due_date"]) for r in rows} == {("1-31 October 2026", "2026-11-03",
+                                                                             "2026-12-03")}  # 30 days to pay
+    small = next(r for r in rows if r["service"] == "m1.small")
+    assert small["description"] == "Compute instance, flavor m1.small (hours running)"
+    assert (small["quantity"], small["unit_price"], small["amount"]) == ("470.0000", "0.05", "23.50")
+    assert next(r for r in rows if r["record"] == "total")["amount"] == "23.66"

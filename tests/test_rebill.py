@@ -107,10 +107,10 @@ def test_rebill_sends_only_the_late_usage_as_a_new_revision(demo_conf: Path, tmp
     rebilled = cli("--config-file", conf, *bill, "--rebill")
     assert rebilled.returncode == 0, rebilled.stderr
     rows = list(csv.reader((tmp_path / "invoices" / "initech-2026-10-r2.csv").open()))
-    assert rows[:2] == [
-        ["invoice", "ART-initech-20261001-20261101-r2"],
-        ["adjusts", "ART-initech-20261001-20261101-r1"],
-    ]
+    columns = rows[0]
+    assert {(r[columns.index("invoice")], r[columns.index("adjusts")]) for r in rows[1:]} == {
+        ("ART-initech-20261001-20261101-r2", "ART-initech-20261001-20261101-r1")
+    }
     assert [r[:7] for r in rows if r and r[0] == "item_adj"] == [
         ["item_adj", "Auckland", "m1.small", "10.0000", "hour", "0.05", "0.50"]
     ]

@@ -129,8 +129,8 @@ def test_the_keystone_name_shows_beside_the_id_wherever_artifice_knows_it(demo_c
     bill = ("--config-file", str(demo_conf), "bill", "--tenant", "initech", "--force-tenant", "--month", "2026-10")
     billed = cli(*bill)
     assert billed.returncode == 0 and "for tenant initech (Initech Ltd)" in billed.stdout, billed.stdout
-    rows = dict(r[:2] for r in csv.reader((tmp_path / "invoices" / "initech-2026-10.csv").open()) if len(r) >= 2)
-    assert rows["tenant_name"] == "Initech Ltd"
+    rows = list(csv.DictReader((tmp_path / "invoices" / "initech-2026-10.csv").open()))
+    assert {r["tenant_name"] for r in rows} == {"Initech Ltd"}
     assert "initech (Initech Ltd)" in cli("--config-file", str(demo_conf), "windows").stdout
     late = cli("--config-file", str(demo_conf), "bill", "--all", "--month", "2026-10", "--rebill")
     assert "tenant initech (Initech Ltd): usage unchanged" in late.stdout, late.stdout

@@ -99,6 +99,7 @@ def price_lines(
                 amount=money(amount_qty * unit_price, cent),
                 resources=tuple(sorted(detail_of)),
                 resource_names=tuple(sorted((r, (names or {})[r]) for r, _ in detail_of if (names or {}).get(r))),
+                description=str(getattr(row, "description", "") or service),
             )
         )
     return priced

@@ -128,9 +128,8 @@ def fill(invoice: Invoice, lines: list[PricedLine], currency: str) -> None:
     for datacenter in sorted({line.datacenter for line in lines}):
         invoice.add_section(datacenter)
         for line in (x for x in lines if x.datacenter == datacenter):
-            value = LineValue(
-                line.quantity, line.unit, line.unit_price, line.amount, currency, line.category, line.item_type
-            )
+            value = LineValue(line.quantity, line.unit, line.unit_price, line.amount, currency, line.category,
+                              line.item_type, line.description or line.service)  # fmt: skip
             invoice.add_line((datacenter, line.service, value))
 
 

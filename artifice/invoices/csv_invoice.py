@@ -4,17 +4,21 @@ Config (its ``[invoice:object]`` section)::
 
     csv_directory = /var/lib/artifice/invoices   # where invoices are written
     rates_file = /etc/artifice/rates.csv          # see artifice.invoices.rates
+    payment_terms_days = 30                       # due date: the issue date plus this
 
-The file ``<tenant>-<YYYY-MM>.csv`` has one row per line, a subtotal row per
-datacenter and a total row. It is written to a temporary file and renamed, so
-it is either complete or absent; an existing invoice file is never replaced.
-A writer killed between the two leaves a ``.invoice-*.tmp`` file, which is never
-read as an invoice; the next commit removes those over an hour old.
+The file ``<tenant>-<YYYY-MM>.csv`` is one table a spreadsheet opens as is: a header row,
+then a row per line, a subtotal row per datacenter and a total row. Every row carries the
+invoice's reference (machine-readable), tenant, period as invoices write it
+(``1-31 October 2026``), issue and due dates; each line a description from the meter mapping.
+It is written to a temporary file and renamed, so it is either complete or absent; an existing
+invoice file is never replaced. A writer killed between the two leaves a ``.invoice-*.tmp``
+file, which is never read as an invoice; the next commit removes those over an hour old.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import tempfile
 import time
@@ -24,13 +28,16 @@ from typing import TYPE_CHECKING
 from artifice.exceptions import CommitError, ConfigError
 from artifice.invoice import Invoice, Item, Tenant
 from artifice.invoices.rates import RateTable
+from artifice.timeutil import utcnow
 
 if TYPE_CHECKING:
     from _csv import Writer as _CsvWriter
 
 TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".invoice-", ".tmp"
 ABANDONED_AFTER = 3600.0  # seconds: no writer takes this long between write and link
-HEADER = ("record", "datacenter", "service", "quantity", "unit", "unit_price", "amount", "currency")
+HEADER = ("record", "datacenter", "service", "quantity", "unit", "unit_price", "amount", "currency", "description",
+          "invoice", "adjusts", "tenant", "tenant_name", "period", "period_start", "period_last_day", "issue_date",
+          "due_date")  # fmt: skip
 
 
 class CsvInvoice(Invoice):
@@ -42,6 +49,10 @@ class CsvInvoice(Invoice):
         self.directory = config["csv_directory"]
         self.rates = RateTable.load(config["rates_file"])
         self.currency = self.rates.currency
+        terms = str(config.get("payment_terms_days") or "30").strip()
+        if not terms.isdigit():
+            raise ConfigError(f"[invoice:object] payment_terms_days {terms!r} is not a number of days")
+        self.payment_terms = dt.timedelta(days=int(terms))
 
     def cost(self, datacenter: str, name: str) -> Decimal:
         return self.rates.rate(datacenter, name).price
@@ -61,10 +72,10 @@ class CsvInvoice(Invoice):
         """The invoice file holding ``reference``, if it was written."""
         try:
             with open(self.path, newline="", encoding="utf-8") as handle:
-                first = next(csv.reader(handle), [])
+                first = next(csv.DictReader(handle), {})
         except FileNotFoundError:
             return None
-        return self.path if first == ["invoice", reference] else None
+        return self.path if first.get("invoice") == reference else None
 
     def commit(self) -> None:
         path = self.path
@@ -99,27 +110,24 @@ class CsvInvoice(Invoice):
                     pass
 
     def _write(self, writer: _CsvWriter) -> None:
-        period = self.period
-        for key, value in (
-            ("invoice", self.reference or ""),
-            *([("adjusts", self.adjusts)] if self.adjusts else []),
-            ("tenant", str(self.tenant)),
-            ("tenant_name", getattr(self.tenant, "name", "")),
-            ("period_start", period.start.isoformat() if period else ""),
-            ("period_end", period.end.isoformat() if period else ""),
-            ("currency", self.currency),
-        ):
-            writer.writerow((key, value))
-        writer.writerow(())
+        period, issued = self.period, utcnow().date()
+        about = (
+            self.reference or "", self.adjusts or "", str(self.tenant), getattr(self.tenant, "name", ""),
+            period.human if period else "", f"{period.start:%Y-%m-%d}" if period else "",
+            f"{period.end - dt.timedelta(microseconds=1):%Y-%m-%d}" if period else "", issued.isoformat(),
+            (issued + self.payment_terms).isoformat(),
+        )  # fmt: skip
         writer.writerow(HEADER)
         total = Decimal(0)
         for datacenter, items in self.sections.items():
             subtotal = Decimal(0)
             for _, name, value in items:
-                row = (value.quantity, value.unit, value.unit_price, value.amount, self.currency)
                 record = "line" if value.item_type == "USAGE" else value.item_type.lower()
-                writer.writerow((record, datacenter, name, *row))
+                description = getattr(value, "description", "") or name
+                row = (value.quantity, value.unit, value.unit_price, value.amount, self.currency, description)
+                writer.writerow((record, datacenter, name, *row, *about))
                 subtotal += value.amount
-            writer.writerow(("subtotal", datacenter, "", "", "", "", subtotal, self.currency))
+            writer.writerow(("subtotal", datacenter, "", "", "", "", subtotal, self.currency, f"{datacenter} subtotal",
+                             *about))  # fmt: skip
             total += subtotal
-        writer.writerow(("total", "", "", "", "", "", total, self.currency))
+        writer.writerow(("total", "", "", "", "", "", total, self.currency, "Total", *about))

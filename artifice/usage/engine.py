@@ -25,7 +25,7 @@ from artifice.usage.counters import check_counter_types
 from artifice.usage.mapping import MeterRule
 from artifice.usage.transformers import TRANSFORMERS, Block
 
-LINE_KEYS = ["tenant_id", "region", "service", "unit", "category"]
+LINE_KEYS = ["tenant_id", "region", "service", "unit", "category", "description"]
 DETAIL_COLUMNS = [*LINE_KEYS, "resource_id", "quantity"]
 _NAT = np.iinfo(np.int64).min
 _NEVER = np.iinfo(np.int64).max
@@ -438,6 +438,9 @@ def _detail(parts: list[_Part], context: _Context) -> pd.DataFrame:
             "service": services[order],
             "unit": np.array([rated[i].unit.label for i in rule[order]], dtype=object),
             "category": np.array([rated[i].category for i in rule[order]], dtype=object),
+            "description": np.array(
+                [rated[i].describe(str(s)) for i, s in zip(rule[order], services[order], strict=True)], dtype=object
+            ),
             "resource_id": resource[codes[2][order]],
             "quantity": quantity[order],
         }

@@ -20,7 +20,8 @@ DEFAULT_BILLABLE_STATES = ("active", "paused", "rescued", "resized", "verify_res
 TRANSFORMERS = ("uptime", "gauge", "max", "delta", "sum")
 TIME_BASED = {"uptime": True, "gauge": True, "max": True, "delta": False, "sum": False}
 CATEGORIES = ("compute", "memory", "storage", "network", "license", "extra")
-_KEYS = {"transformer", "service", "unit", "category", "max_gap", "billable_states", "gnocchi_metric", "sample_units"}
+_KEYS = {"transformer", "service", "unit", "category", "max_gap", "billable_states", "gnocchi_metric", "sample_units",
+         "description"}  # fmt: skip
 
 metering_opts = [
     cfg.StrOpt(
@@ -65,10 +66,14 @@ class MeterRule:
     billable_states: tuple[str, ...]
     gnocchi_metric: str = ""  # the Gnocchi metric to read, when it is not named like the meter
     sample_units: tuple[tuple[str, str], ...] = ()  # what a sample's unit label really means (Cinder: GB is GiB)
+    description: str = ""  # how an invoice describes the service; "{service}" is replaced
 
     @property
     def metric(self) -> str:
         return self.gnocchi_metric or self.meter
+
+    def describe(self, service: str) -> str:
+        return self.description.replace("{service}", service) if self.description else service
 
     def amount_factor(self, sample_unit: str) -> float | None:
         """Multiply a sample's value in ``sample_unit`` by this to get the billing amount unit."""
@@ -145,4 +150,5 @@ def _parse_rule(meter: str, spec: Any, origin: str, default_max_gap: int) -> Met
         billable_states=tuple(s.lower() for s in states),
         gnocchi_metric=metric,
         sample_units=tuple((str(k), str(v)) for k, v in sample_units.items()),
+        description=str(spec.get("description", "")),
     )
