@@ -106,8 +106,9 @@ def test_the_csv_invoice_is_one_table_an_accountant_can_read(demo_conf: Path, tm
         rows = list(csv.DictReader(handle))  # one header, one table: every row has every column
     assert all(None not in row and all(v is not None for v in row.values()) for row in rows)
     assert {r["invoice"] for r in rows} == {"ART-globex-20261001-20261101-r1"}  # the machine-readable reference
-    assert {(r["period"], r["issue_date"], r["due_date"]) for r in rows} == {("1-31 October 2026", "2026-11-03",
-                                                                             "2026-12-03")}  # 30 days to pay
+    assert {(r["period"], r["issue_date"], r["due_date"]) for r in rows} == {
+        ("1-31 October 2026", "2026-11-03", "2026-12-03")
+    }  # 30 days to pay
     small = next(r for r in rows if r["service"] == "m1.small")
     assert small["description"] == "Compute instance, flavor m1.small (hours running)"
     assert (small["quantity"], small["unit_price"], small["amount"]) == ("470.0000", "0.05", "23.50")
