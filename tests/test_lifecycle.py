@@ -143,3 +143,10 @@ def test_a_sample_after_the_known_deletion_bills_nothing_more() -> None:
     assert quantities(rate_samples(volume)) == {"volume.size": 1100.0}  # 100 GB x 11 h, not to midnight
     launched = {"launched_at": "2026-10-31T12:00:00", "deleted_at": "2026-10-31T23:00:00"}
     assert quantities(rate_samples([instance(t, **launched) for t in [*polls, late]])) == {"m1.small": 11.0}
+
+
+def test_ceilometer_metadata_names_the_resource() -> None:
+    from artifice.collectors.ceilometer_format import samples_frame
+
+    frame = samples_frame([instance(at(3), display_name="web-1"), sample("image.size", at(3), 1, name="ubuntu")], "R")
+    assert list(frame["resource_name"]) == ["web-1", "ubuntu"]  # what line items show as refName, not an id

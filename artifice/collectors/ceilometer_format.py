@@ -14,6 +14,7 @@ FLAVOR_KEYS = ("flavor.name", "instance_type")
 STATUS_KEYS = ("status", "state")
 STARTED_KEYS = ("launched_at", "created_at")  # Nova's launch, else any resource's creation
 ENDED_KEYS = ("deleted_at", "terminated_at")
+NAME_KEYS = ("display_name", "name")  # Nova and Cinder say display_name, Glance name
 
 
 def metadata_value(metadata: Any, keys: Iterable[str]) -> str | None:
@@ -51,6 +52,7 @@ def samples_frame(samples: Iterable[Mapping[str, Any]], region: str) -> pd.DataF
         "counter_type": [_name(r.get("counter_type") or r.get("type")) for r in rows],
         "started_at": [metadata_value(r.get("resource_metadata"), STARTED_KEYS) for r in rows],
         "ended_at": [metadata_value(r.get("resource_metadata"), ENDED_KEYS) for r in rows],
+        "resource_name": [metadata_value(r.get("resource_metadata"), NAME_KEYS) for r in rows],
     }
     frame = pd.DataFrame(columns, dtype=object)
     frame["region"] = region
