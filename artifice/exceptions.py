@@ -76,7 +76,8 @@ class LostWindow(WindowConflict):
     """Another run took the window over (this run's lease expired): this run stops touching it."""
 
 
-_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)")
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)|\[SSL: [A-Z_]+\] ([^'\"()\[\]]+)")
+_QUERY = re.compile(r"(with url: [^\s?]*)\?\S*")
 _PEER = re.compile(r"host='([^']+)', port=(\d+)")
 
 
@@ -90,6 +91,8 @@ def describe(exc: BaseException, limit: int = 300) -> str:
     reason = _OS_REASON.search(text)
     if reason:
         peer = _PEER.search(text)
-        cause = reason.group(1).strip().rstrip(".").lower()
+        cause = (reason.group(1) or f"TLS: {reason.group(2)}").strip().rstrip(".")
+        cause = cause[0].lower() + cause[1:] if cause[:1].isupper() and not cause[1:2].isupper() else cause
         return f"{cause} ({peer.group(1)}:{peer.group(2)})" if peer else cause
+    text = _QUERY.sub(r"\1", text)  # a URL's query string may hold a reference or a key
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -233,7 +233,7 @@ class Pipeline:
                 "nothing is billed; check [metering] trust_sources and the meter mapping"
             )
         if usage.report.dropped:
-            LOG.warning("tenant %s %s: %s", tenant.id, window.label, usage.report.summary())
+            LOG.warning("tenant %s %s: %s", tenant.label, window.label, usage.report.summary())
         decimals = self.conf.billing.currency_decimals
         return price_lines(usage.lines, usage.detail, invoice, decimals, _resource_names(raw)), usage.report
 

@@ -210,3 +210,21 @@ def test_any_real_number_prices_and_one_too_large_to_bill_is_a_clear_error(tmp_p
     detail = pd.DataFrame(columns=["region", "service", "resource_id", "quantity"])
     with pytest.raises(PricingError, match="too large to bill"):
         price_lines(lines, detail, invoice, 2)
+
+
+def test_an_invoice_an_older_release_wrote_is_still_found_by_its_reference(tmp_path: Path) -> None:
+    invoice = _csv_invoice(tmp_path, "*,m1.small,hour,0.05,NZD\n")
+    (tmp_path / "out").mkdir()
+    old = tmp_path / "out" / "t1-2026-10.csv"  # the two-table file of releases before the one-table invoice
+    old.write_text("invoice,REF-1\ntenant,t1\n\nrecord,datacenter,service\n", encoding="utf-8")
+    assert invoice.lookup("REF-1") == str(old)
+    assert invoice.lookup("REF-2") is None
+
+
+@pytest.mark.parametrize("days", ["\u00b2", "3000000", "-5", "thirty"])
+def test_payment_terms_that_are_no_number_of_days_are_refused_at_start(tmp_path: Path, days: str) -> None:
+    rates = tmp_path / "rates.csv"
+    rates.write_text("datacenter,service,unit,price,currency\n*,m1.small,hour,0.05,NZD\n")
+    config = {"csv_directory": str(tmp_path / "out"), "rates_file": str(rates), "payment_terms_days": days}
+    with pytest.raises(ConfigError, match="payment_terms_days"):
+        CsvInvoice(Tenant("t1"), config)

@@ -118,3 +118,20 @@ def test_gnocchi_with_basic_auth_alone(gnocchi: dict[str, str], tmp_path: Path) 
 def test_the_readme_marks_a_tested_block_for_each_way_in() -> None:
     assert sorted(readme_blocks()) == ["ceilometer-keystone", "ceilometer-noauth", "gnocchi-basic",
                                        "gnocchi-basic-keystone"]  # fmt: skip
+
+
+def test_every_ini_block_of_the_readme_reads_as_oslo_config_reads_it(tmp_path: Path) -> None:
+    """oslo.config keeps a `# ...` after a value as part of the value: the README must not show any."""
+    from oslo_config import cfg
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```ini\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 8
+    for number, block in enumerate(blocks):
+        path = tmp_path / f"block-{number}.conf"
+        path.write_text(block, encoding="utf-8")
+        sections: dict[str, dict[str, list[str]]] = {}
+        cfg.ConfigParser(str(path), sections).parse()  # a bad section header raises here
+        for section, keys in sections.items():
+            for key, values in keys.items():
+                assert not any(" #" in v or "\t#" in v for v in values), f"[{section}] {key} = {values}: {block}"

@@ -198,3 +198,22 @@ def test_a_rate_in_another_unit_is_refused_by_dry_runs_and_rebills_too(demo_conf
     rebilled = cli("--config-file", conf, "bill", "--tenant", "acme", "--month", "2026-10", "--rebill")
     assert rebilled.returncode != 0 and "measured in GiB-hour but its rate is per GB-hour" in rebilled.stderr
     assert not (tmp_path / "invoices" / "acme-2026-10-r2.csv").exists()
+
+
+def test_rebill_all_includes_a_tenant_billed_by_hand_that_no_listing_has(demo_conf: Path, tmp_path: Path) -> None:
+    assert cli("--config-file", str(demo_conf), "bill", "--all", "--month", "2026-10").returncode == 0
+    forced = ("bill", "--tenant", "zeta", "--force-tenant", "--month", "2026-10")  # no usage yet: an empty invoice
+    assert cli("--config-file", str(demo_conf), *forced).returncode == 0
+    samples = json.loads(gzip.decompress((DEMO / "RegionTwo.json.gz").read_bytes()))
+    template = next(s for s in samples if s["project_id"] == "initech" and s["counter_name"] == "instance")
+    for hour in range(10, 21):  # zeta's instance reported late: 10 hours of m1.small
+        stamp = f"2026-10-10T{hour:02d}:00:00"
+        samples.append({**template, "project_id": "zeta", "resource_id": "z-1", "timestamp": stamp,
+                        "message_id": f"zeta-{hour}"})  # fmt: skip
+    late = tmp_path / "RegionTwo-zeta.json.gz"
+    late.write_bytes(gzip.compress(json.dumps(samples).encode()))
+    conf = str(write_conf(tmp_path / "late.conf", demo_conf_text(tmp_path).replace(str(DEMO / "RegionTwo.json.gz"),
+                                                                                    str(late))))  # fmt: skip
+    result = cli("--config-file", conf, "bill", "--all", "--month", "2026-10", "--rebill")
+    assert result.returncode == 0, result.stderr
+    assert "tenant zeta: committed ART-zeta-20261001-20261101-r2 total 0.50 NZD" in result.stdout, result.stdout

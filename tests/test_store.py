@@ -219,3 +219,25 @@ def test_postgresql_backup_is_a_pg_dump_archive(tmp_path: Path, postgres_url: st
     assert "pg_dump" in said
     listing = subprocess.run(["pg_restore", "--list", str(tmp_path / "artifice.dump")], capture_output=True, text=True)
     assert listing.returncode == 0 and "billing_windows" in listing.stdout
+
+
+def test_backing_up_a_database_that_does_not_exist_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    from artifice.store.backup import backup
+
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StoreError, match="no database at"):
+        backup(db.make_engine(f"sqlite:///{missing}"), str(tmp_path / "backup.db"))
+    assert not missing.exists() and not (tmp_path / "backup.db").exists()
+
+
+def test_postgresql_backup_keeps_the_urls_own_options(tmp_path: Path, postgres_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from artifice.store.backup import backup
+
+    url = make_url(postgres_url)
+    db.upgrade(db.make_engine(postgres_url))
+    # host and port as libpq query options (as for a Unix socket directory), not in the authority
+    options = url.set(host=None, port=None, query={"host": url.host or "", "port": str(url.port or 5432)})
+    said = backup(db.make_engine(options.render_as_string(hide_password=False)), str(tmp_path / "a.dump"))
+    assert "pg_dump" in said and (tmp_path / "a.dump").stat().st_size > 0

@@ -134,3 +134,31 @@ def test_the_keystone_name_shows_beside_the_id_wherever_artifice_knows_it(demo_c
     assert "initech (Initech Ltd)" in cli("--config-file", str(demo_conf), "windows").stdout
     late = cli("--config-file", str(demo_conf), "bill", "--all", "--month", "2026-10", "--rebill")
     assert "tenant initech (Initech Ltd): usage unchanged" in late.stdout, late.stdout
+
+
+def test_errors_say_the_tls_reason_and_never_a_query_string() -> None:
+    from artifice.exceptions import describe
+
+    tls = Exception(
+        "HTTPSConnectionPool(host='erp.example', port=8443): Max retries exceeded with url: "
+        "/api/v1/invoice/?num_facture=ART-0c5e-r1&offset=0 (Caused by SSLError(SSLCertVerificationError(1, "
+        "'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)')))"
+    )
+    assert describe(tls) == "TLS: certificate verify failed: self-signed certificate (erp.example:8443)"
+    other = Exception(
+        "HTTPSConnectionPool(host='h', port=1): Max retries exceeded with url: /x?api_key=k (Caused by X)"
+    )
+    assert "api_key" not in describe(other) and "with url: /x" in describe(other)
+
+
+def test_wide_and_multi_line_names_keep_the_table_aligned() -> None:
+    from artifice.cli.render import columns
+
+    table = columns(("tenant", "state"), [("acme (株式会社アクメ)", "committed"), ("b (two\nlines)", "failed")], set())
+    header, *rows = table.splitlines()
+    assert len(rows) == 2  # the newline did not split a row
+    # "state" starts at the same screen column on every line: CJK characters take two columns.
+    width = lambda text: sum(2 if "\u3000" <= c <= "\u9fff" or "\u30a0" <= c <= "\u30ff" else 1 for c in text)  # noqa: E731
+    starts = {width(line[: line.index(word)]) for line, word in zip([header, *rows], ["state", "committed", "failed"],
+                                                                     strict=True)}  # fmt: skip
+    assert len(starts) == 1, table

@@ -200,3 +200,18 @@ def test_a_meter_whose_counter_type_its_transformer_bills_wrong_is_refused() -> 
     fixed = parse_mapping(summed, "t", 7200)
     usage = rate(samples_frame(samples, "RegionOne"), OCTOBER, fixed, ("openstack",))
     assert quantities(usage) == {"storage.objects.outgoing.bytes": 3.0}  # 3 x 1 GB
+
+
+def test_two_meters_billed_as_one_service_stay_one_line_whatever_their_descriptions():
+    from artifice.usage.mapping import parse_mapping
+
+    rules = parse_mapping({"meters": {
+        "network.incoming.bytes": {"transformer": "delta", "unit": "GB", "service": "traffic", "description": "In"},
+        "network.outgoing.bytes": {"transformer": "delta", "unit": "GB", "service": "traffic", "description": "Out"},
+    }}, "t", 7200)  # fmt: skip
+    samples = [sample(m, t, v, unit="B", resource=m) for m in ("network.incoming.bytes", "network.outgoing.bytes")
+               for t, v in ((at(1, 1), 0), (at(1, 2), 2e9))]  # fmt: skip
+    for s in samples:
+        s["counter_type"] = "cumulative"
+    usage = rate(samples_frame(samples, "R"), OCTOBER, rules, ["openstack"])
+    assert [(r.service, r.quantity, r.description) for r in usage.lines.itertuples()] == [("traffic", 4.0, "In")]

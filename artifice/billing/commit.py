@@ -123,7 +123,7 @@ def send(
         if retry > policy.retries:
             _out_of_retries(store, claimed, invoice, error, policy)
         yield "retrying"
-        LOG.warning("tenant %s %s: %s; retrying in %g s (retry %d of %d)", claimed.tenant.id, claimed.window.label,
+        LOG.warning("tenant %s %s: %s; retrying in %g s (retry %d of %d)", claimed.tenant.label, claimed.window.label,
                     error, policy.wait(retry), retry, policy.retries)  # fmt: skip
         sleep(policy.wait(retry))
         claimed = store.hold(claimed)  # still ours after the wait, and the database's time now
@@ -166,7 +166,7 @@ def _reconcile(store: WindowStore, claimed: Claimed, invoice: Invoice) -> tuple[
         store.unsettled(claimed, message)
         raise CommitError(message) from exc
     if found is not None:
-        LOG.info("tenant %s %s: %s found in the ERP as %s", claimed.tenant.id, claimed.window.label,
+        LOG.info("tenant %s %s: %s found in the ERP as %s", claimed.tenant.label, claimed.window.label,
                  claimed.reference, found)  # fmt: skip
         return store.committed(claimed, found), found
     if claimed.state == model.NEEDS_RECONCILIATION:
@@ -220,7 +220,8 @@ def _utc(moment: dt.datetime) -> str:
 
 def _needs_operator(claimed: Claimed, why: str) -> str:
     return (
-        f"tenant {claimed.tenant.id} {claimed.window.label}: the ERP may or may not hold invoice {claimed.reference} "
+        f"tenant {claimed.tenant.label} {claimed.window.label}: the ERP may or may not hold invoice "
+        f"{claimed.reference} "
         f"({why}); check the ERP, then run `artifice reconcile --window {claimed.id} --as committed --external-id ID` "
         "if it is there, or `--as failed` if it is not (the month is then billed again)"
     )

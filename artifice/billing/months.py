@@ -122,8 +122,12 @@ class MonthLoop:
         """Re-bill every tenant whose ``window`` is billed, each on its own (unchanged ones send nothing)."""
         refuse_unfinished(window, utcnow())
         listed = self.pipeline.billed(self.tenants(window, relist=False))
-        billed = [t for t in listed if self.owns(t.id) and self.pipeline.store.billed_lines(t.id, window)[0]]
-        self.listed, self.due = len(listed), len(billed)
+        # Those the listing has and those billed by hand (--force-tenant) that it may not.
+        invoiced = {t.id: t for t in self.pipeline.billed(self.pipeline.store.billed_tenants(window))}
+        billed = [invoiced.get(t.id, t) for t in listed if t.id in invoiced]
+        billed += [t for t in invoiced.values() if t.id not in {x.id for x in listed}]
+        billed = [t for t in billed if self.owns(t.id)]
+        self.listed, self.due = len({t.id for t in listed} | set(invoiced)), len(billed)
         yield from self._each(window, billed, dry_run, rebill=True)
 
     def _each(self, window: Window, tenants: list[Tenant], dry_run: bool, rebill: bool) -> Iterator[Outcome]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -80,14 +81,25 @@ def status_text(statuses: Iterable[TenantStatus], due: Window) -> str:
 
 
 def columns(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[str]) -> str:
-    """A plain table: each column as wide as its widest cell, the last one left ragged."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    """A plain table: each column as wide on screen as its widest cell, the last one left ragged."""
+    rows = [[_printable(cell) for cell in row] for row in rows]
+    widths = [max(_width(h), *(_width(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell if i == len(cells) - 1 else cell.rjust(widths[i]) if headers[i] in right else cell.ljust(widths[i])
-            for i, cell in enumerate(cells)
-        ]
+        parts = []
+        for i, cell in enumerate(cells):
+            pad = " " * (widths[i] - _width(cell)) if i < len(cells) - 1 else ""
+            parts.append(pad + cell if headers[i] in right else cell + pad)
         return " ".join(parts).rstrip()
 
     return "\n".join([line(headers), *(line(r) for r in rows)])
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide (CJK) characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _printable(text: str) -> str:
+    """One line: a name with a newline or a tab in it must not break the table."""
+    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)

@@ -33,6 +33,7 @@ from artifice.timeutil import utcnow
 if TYPE_CHECKING:
     from _csv import Writer as _CsvWriter
 
+MAX_PAYMENT_TERMS = 3650  # days
 TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".invoice-", ".tmp"
 ABANDONED_AFTER = 3600.0  # seconds: no writer takes this long between write and link
 HEADER = ("record", "datacenter", "service", "quantity", "unit", "unit_price", "amount", "currency", "description",
@@ -50,8 +51,8 @@ class CsvInvoice(Invoice):
         self.rates = RateTable.load(config["rates_file"])
         self.currency = self.rates.currency
         terms = str(config.get("payment_terms_days") or "30").strip()
-        if not terms.isdigit():
-            raise ConfigError(f"[invoice:object] payment_terms_days {terms!r} is not a number of days")
+        if not (terms.isascii() and terms.isdigit() and int(terms) <= MAX_PAYMENT_TERMS):
+            raise ConfigError(f"[invoice:object] payment_terms_days {terms!r}: expected 0 to {MAX_PAYMENT_TERMS} days")
         self.payment_terms = dt.timedelta(days=int(terms))
 
     def cost(self, datacenter: str, name: str) -> Decimal:
@@ -72,10 +73,14 @@ class CsvInvoice(Invoice):
         """The invoice file holding ``reference``, if it was written."""
         try:
             with open(self.path, newline="", encoding="utf-8") as handle:
-                first = next(csv.DictReader(handle), {})
+                rows = csv.reader(handle)
+                header, first = next(rows, []), next(rows, [])
         except FileNotFoundError:
             return None
-        return self.path if first.get("invoice") == reference else None
+        if header[:2] == ["invoice", reference]:  # the two-table file releases before 0.6 wrote
+            return self.path
+        column = header.index("invoice") if "invoice" in header else -1
+        return self.path if 0 <= column < len(first) and first[column] == reference else None
 
     def commit(self) -> None:
         path = self.path

@@ -129,7 +129,10 @@ def send(
 
 
 def _never_connected(exc: requests.RequestException) -> bool:
-    """True when no connection was made, so nothing was sent (refused, no route, unknown host)."""
+    """True when no connection was made, so nothing was sent (refused, no route, unknown host, or a TLS
+    handshake that failed: requests sends nothing before the handshake is done)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return True
     reason = getattr(exc.args[0] if exc.args else None, "reason", None)
     return isinstance(exc, requests.ConnectionError) and isinstance(reason, urllib3.exceptions.NewConnectionError)
 

@@ -32,8 +32,10 @@ def _sqlite(engine: Engine, target: str) -> str:
     source = engine.url.database
     if not source or source == ":memory:":
         raise StoreError("an in-memory SQLite database has nothing to back up")
+    if not os.path.isfile(source):
+        raise StoreError(f"no database at {os.path.abspath(source)}: check [database] connection")
     try:
-        with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as live, sqlite3.connect(target) as copy:
             live.backup(copy)
     except sqlite3.Error as exc:
         raise StoreError(f"backing up {source} to {target}: {exc}") from exc
@@ -46,11 +48,11 @@ def _postgresql(engine: Engine, target: str) -> str:
         raise StoreError("pg_dump is not installed (Debian: postgresql-client); it takes PostgreSQL backups")
     url = engine.url
     env = {**os.environ, "PGPASSWORD": url.password or ""} if url.password else dict(os.environ)
-    arguments = [pg_dump, "--format=custom", f"--file={target}", f"--dbname={url.database}"]
-    arguments += [f"--host={url.host}"] if url.host else []
-    arguments += [f"--port={url.port}"] if url.port else []
-    arguments += [f"--username={url.username}"] if url.username else []
+    # libpq's own URI, with every option of the URL (host=<socket dir>, sslmode=...); the password
+    # goes through the environment, never the command line.
+    libpq = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    arguments = [pg_dump, "--format=custom", f"--file={target}", f"--dbname={libpq}"]
     result = subprocess.run(arguments, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise StoreError(f"pg_dump failed: {result.stderr.strip()[-500:]}")
+        raise StoreError(f"pg_dump failed: {' '.join(result.stderr.split())[-500:]}")
     return f"PostgreSQL database {url.database} dumped to {target} (pg_dump custom format: pg_restore reads it)"

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from artifice import model
-from artifice.model import PricedLine
+from artifice.model import PricedLine, Tenant
 from artifice.store.base import StoreBase, plan, same_period
 from artifice.store.models import BillingWindow, InvoiceLine
 from artifice.timeutil import Window
@@ -26,6 +26,18 @@ class Reads(StoreBase):
         """The priced lines recorded for a window, to resume it exactly as rated."""
         with self._session() as session:
             return _lines(session, [window_id])
+
+    def billed_tenants(self, window: Window) -> list[Tenant]:
+        """Every tenant with a committed invoice for exactly ``window`` (however it was billed)."""
+        query = select(BillingWindow.tenant_id, BillingWindow.tenant_name).where(
+            BillingWindow.period_start == window.start, BillingWindow.period_end == window.end,
+            BillingWindow.kind == model.INVOICE, BillingWindow.state == model.COMMITTED,
+        )  # fmt: skip
+        with self._session() as session:
+            return [
+                Tenant(tenant_id, name or "")
+                for tenant_id, name in session.execute(query.order_by(BillingWindow.tenant_id))
+            ]
 
     def billed_lines(self, tenant_id: str, window: Window) -> tuple[str | None, list[PricedLine]]:
         """The committed invoice's reference and every committed line of the month (invoice and adjustments)."""

@@ -25,8 +25,8 @@ from artifice.usage.counters import check_counter_types
 from artifice.usage.mapping import MeterRule
 from artifice.usage.transformers import TRANSFORMERS, Block
 
-LINE_KEYS = ["tenant_id", "region", "service", "unit", "category", "description"]
-DETAIL_COLUMNS = [*LINE_KEYS, "resource_id", "quantity"]
+LINE_KEYS = ["tenant_id", "region", "service", "unit", "category"]
+DETAIL_COLUMNS = [*LINE_KEYS, "description", "resource_id", "quantity"]
 _NAT = np.iinfo(np.int64).min
 _NEVER = np.iinfo(np.int64).max
 _KEYS = ("tenant_id", "region", "resource_id")
@@ -180,7 +180,9 @@ def rate(
 
 
 def _usage(detail: pd.DataFrame, report: SampleReport) -> Usage:
-    lines = detail.groupby(LINE_KEYS, sort=True)["quantity"].sum().reset_index()
+    # A service's description is its first meter's: two meters billed as one service stay one line.
+    grouped = detail.groupby(LINE_KEYS, sort=True)
+    lines = grouped.agg(quantity=("quantity", "sum"), description=("description", "first")).reset_index()
     return Usage(lines=lines, detail=detail, report=report)
 
 

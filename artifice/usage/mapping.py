@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,8 +28,9 @@ metering_opts = [
     cfg.StrOpt(
         "meter_mapping",
         default="",
-        help="YAML file mapping telemetry meters to billable services; empty: the mapping shipped in the "
-        "package (artifice/usage/meters.yaml: instance hours, volume and image GiB/GB-hours, traffic).",
+        help="YAML file mapping telemetry meters to billable services; empty: /etc/artifice/meters.yaml "
+        "if it exists (the former default), else the mapping shipped in the package "
+        "(artifice/usage/meters.yaml: instance hours, volume and image GiB/GB-hours, traffic).",
     ),
     cfg.ListOpt(
         "trust_sources",
@@ -81,11 +83,13 @@ class MeterRule:
 
 
 SHIPPED_MAPPING = str(importlib.resources.files("artifice.usage") / "meters.yaml")
+FORMER_DEFAULT = "/etc/artifice/meters.yaml"  # the default before the mapping was shipped in the package
 
 
 def load_mapping(path: str, default_max_gap: int) -> dict[str, MeterRule]:
-    """The mapping in ``path``, or the shipped one when ``path`` is empty."""
-    path = path or SHIPPED_MAPPING
+    """The mapping in ``path``; when it is empty, an operator's /etc/artifice/meters.yaml, else the shipped one."""
+    if not path:
+        path = FORMER_DEFAULT if os.path.isfile(FORMER_DEFAULT) else SHIPPED_MAPPING
     try:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
