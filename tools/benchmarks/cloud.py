@@ -97,7 +97,12 @@ FULL_MAPPING_DOCUMENT: dict[str, Any] = {
             "category": "compute",
             "billable_states": ["active", "paused", "rescued", "resized", "verify_resize", "migrating"],
         },
-        "volume.size": {"transformer": "gauge", "unit": "GB-hour", "category": "storage"},
+        "volume.size": {
+            "transformer": "gauge",
+            "unit": "GiB-hour",
+            "sample_units": {"GB": "GiB"},
+            "category": "storage",
+        },
         "image.size": {"transformer": "gauge", "unit": "GB-hour", "category": "storage"},
         "network.incoming.bytes": {"transformer": "delta", "unit": "GB", "category": "network"},
         "network.outgoing.bytes": {"transformer": "delta", "unit": "GB", "category": "network"},
@@ -111,7 +116,7 @@ FULL_MAPPING: dict[str, MeterRule] = parse_mapping(
 # Prices per service for the CSV adapter (any datacenter).
 RATES: dict[str, tuple[str, str]] = {
     **{flavor: ("hour", f"{0.01 * 2**i:.2f}") for i, flavor in enumerate(FLAVORS)},
-    "volume.size": ("GB-hour", "0.0002"),
+    "volume.size": ("GiB-hour", "0.0002"),
     "image.size": ("GB-hour", "0.0001"),
     "network.incoming.bytes": ("GB", "0.01"),
     "network.outgoing.bytes": ("GB", "0.09"),

@@ -51,7 +51,7 @@ class NaiveRater:
                 continue
             if when >= self.end or not math.isfinite(volume) or volume < 0:
                 continue
-            factor = rule.unit.amount_factor(sample.get("counter_unit") or "")
+            factor = rule.amount_factor(sample.get("counter_unit") or "")
             if factor is None:
                 continue
             metadata = sample.get("resource_metadata") or {}
