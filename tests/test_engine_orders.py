@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifice.usage import engine
+from artifice.usage import blocks, engine
 from tools.benchmarks.cloud import SOURCE, Cloud
 
 CLOUD = Cloud(tenants=3)
@@ -35,7 +35,7 @@ def _assert_same(got: engine.Usage, expected: engine.Usage, samples: int) -> Non
     assert got.report.used == expected.report.used == samples
 
 
-@pytest.mark.parametrize("few_segments", [engine._FEW_SEGMENTS, 0], ids=["stretches", "gathered-or-sorted"])
+@pytest.mark.parametrize("few_segments", [blocks.FEW_SEGMENTS, 0], ids=["stretches", "gathered-or-sorted"])
 @pytest.mark.parametrize("order", ["tenant", "shuffled"])
 def test_rows_in_any_order_bill_the_same(monkeypatch: pytest.MonkeyPatch, few_segments: int, order: str) -> None:
     expected = _rated(CLOUD.frame())
@@ -43,5 +43,5 @@ def test_rows_in_any_order_bill_the_same(monkeypatch: pytest.MonkeyPatch, few_se
     frame = CLOUD.frame(order="tenant") if order == "tenant" else CLOUD.frame()
     if order == "shuffled":
         frame = frame.take(np.random.default_rng(7).permutation(len(frame))).reset_index(drop=True)
-    monkeypatch.setattr(engine, "_FEW_SEGMENTS", few_segments)
+    monkeypatch.setattr(blocks, "FEW_SEGMENTS", few_segments)
     _assert_same(_rated(frame), expected, len(frame))
