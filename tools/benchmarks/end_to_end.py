@@ -298,7 +298,13 @@ def _served(backend: Backend, tenants: range) -> pd.DataFrame:
             status=np.where(instance, 0, -1)[keep].astype(np.int8),
             poll=samples.poll[keep],
         )
-    return cloud.to_frame(samples)
+    frame = cloud.to_frame(samples)
+    if backend.name == "Gnocchi":  # and each resource's life as the loader gave it (tests/gnocchi_loader.py)
+        times = frame.groupby("resource_id", observed=True)["timestamp"]
+        ended = times.transform("max") + pd.Timedelta(hours=1)
+        frame["started_at"] = times.transform("min")
+        frame["ended_at"] = ended.where(ended < pd.Timestamp(cloud.window.end))
+    return frame
 
 
 def servers_cpu(servers: dict[str, Server]) -> float:
