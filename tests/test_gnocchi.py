@@ -247,3 +247,24 @@ def test_line_detail_shows_the_resources_names_from_gnocchi(gnocchi: dict[str, s
         ("m1.small", "vm-a"), ("m1.medium", "vm-b"), ("volume.size", "vol"), ("image.size", "img"),
         ("network.outgoing.bytes", "vm-a-nic"),
     }  # fmt: skip
+
+
+def test_a_history_search_over_more_than_a_page_is_read_whole(tmp_path: Path) -> None:
+    """1,100 resources of 100 tenants: two pages, whose next link Gnocchi would make too long (HTTP 414)."""
+    import uuid as uuid_module
+
+    from tests.gnocchi_loader import client
+
+    server = start_gnocchi()
+    try:
+        gnocchi = client(server.url)
+        tenants = [uuid_module.uuid4().hex for _ in range(100)]
+        for index in range(1100):
+            body = {"id": str(uuid_module.uuid4()), "project_id": tenants[index % 100], "started_at": "2026-10-01"}
+            gnocchi.resource.create("generic", body)
+        conf = config.load(["--config-file", str(gnocchi_conf(tmp_path, {"RegionOne": server.url}))])
+        collector = GnocchiCollector(conf)
+        owned = collector._owned("RegionOne", ["generic"], tenants, Window.month(2026, 10), "test")
+        assert len(owned["generic"]) == 1100
+    finally:
+        stop(server)

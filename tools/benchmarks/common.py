@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import platform
 import resource
@@ -202,6 +203,8 @@ def bill_in_child(module: str, conf_path: Path, env: dict[str, str] | None = Non
     )
     if done.returncode != 0:
         raise RuntimeError(f"billing run failed:\n{done.stdout}\n{done.stderr}")
+    if os.environ.get("ARTIFICE_BENCH_LOG"):
+        sys.stderr.write(done.stderr)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -214,6 +217,8 @@ def bill_month(conf_path: Path, month: str) -> dict[str, Any]:
     from artifice.timeutil import parse_month
 
     rss_at_start = rss_mb()
+    if os.environ.get("ARTIFICE_BENCH_LOG"):  # what the billing run logs (a batch read that fell back ...)
+        logging.basicConfig(level=os.environ["ARTIFICE_BENCH_LOG"], stream=sys.stderr)
     conf = config.load(["--config-file", str(conf_path)])
     errors: list[str] = []
     quantities: dict[str, float] = {}
