@@ -122,7 +122,10 @@ def invoice_query(filters: Filters, caller: Caller) -> Select[Any]:
 
 def line_item_query(filters: Filters, caller: Caller) -> Select[LineResource, InvoiceLine, BillingWindow]:
     conditions = window_conditions(filters, caller)
-    label = func.coalesce(func.nullif(LineResource.resource_id, ""), InvoiceLine.service)
+    # As refName shows a line item: the resource's name, else its id, else the service.
+    label = func.coalesce(
+        func.nullif(LineResource.resource_name, ""), func.nullif(LineResource.resource_id, ""), InvoiceLine.service
+    )
     if filters.name is not None:
         conditions.append(label == filters.name)
     if filters.phrase:
