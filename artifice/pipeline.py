@@ -127,12 +127,12 @@ class Pipeline:
             return self._dry_run(tenant, window, rebill)
         refuse_unfinished(window, utcnow())
         report = SampleReport()
-        rated: tuple[list[PricedLine], SampleReport, str] = ([], report, "")  # a re-bill's usage at today's prices
+        usage: list[PricedLine] = []  # a re-bill's usage at today's prices
 
         def rate_invoice(invoice: Invoice) -> tuple[list[PricedLine], str]:
             nonlocal report
             if rebill:  # against what is committed now that the window is ours
-                lines = self._adjustment(tenant, window, rated[0], rated[2])
+                lines = self._adjustment(tenant, window, usage, self._currency(invoice))
             else:
                 lines, report = self._rate(invoice, tenant, window)
             return lines, self._currency(invoice)
@@ -144,9 +144,8 @@ class Pipeline:
             return invoice
 
         if rebill:  # rate first: an unchanged month needs no window at all
-            rated = self._rate_again(tenant, window)
-            report = rated[1]
-            if not self._adjustment(tenant, window, rated[0], rated[2]):
+            usage, report, rated = self._rate_again(tenant, window)
+            if not self._adjustment(tenant, window, usage, self._currency(rated)):
                 return self._unchanged(tenant, window, report)
         kind = model.ADJUSTMENT if rebill else model.INVOICE
         send_empty = self.conf.billing.send_empty_invoices and not rebill
@@ -163,12 +162,12 @@ class Pipeline:
         note = "" if sent else "nothing to send: recorded as billed, nothing sent to the ERP"
         return BillResult(tenant, window, run.lines, total, run.currency, reference, report, "committed", note)
 
-    def _rate_again(self, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport, str]:
-        """The month's usage lines at today's prices, and the adapter's currency."""
+    def _rate_again(self, tenant: Tenant, window: Window) -> tuple[list[PricedLine], SampleReport, Invoice]:
+        """The month's usage lines at today's prices, and the adjustment invoice that priced them."""
         if self.store.billed_lines(tenant.id, window)[0] is None:
             raise WindowConflict(f"tenant {tenant.id} {window.label}: not billed yet, so there is nothing to re-bill")
         invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.ADJUSTMENT))
-        return (*self._rate_usage(invoice, tenant, window), self._currency(invoice))
+        return (*self._rate_usage(invoice, tenant, window), invoice)
 
     def _adjustment(self, tenant: Tenant, window: Window, usage: list[PricedLine], currency: str) -> list[PricedLine]:
         """The adjustment lines that bring what is committed for the month to ``usage`` (billed prices kept)."""
@@ -183,9 +182,8 @@ class Pipeline:
     def _dry_run(self, tenant: Tenant, window: Window, rebill: bool) -> BillResult:
         """What a real run would send now, under the reference it would use; nothing is written."""
         if rebill:
-            rated, report, currency = self._rate_again(tenant, window)
-            invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.ADJUSTMENT))
-            lines = self._adjustment(tenant, window, rated, currency)
+            usage, report, invoice = self._rate_again(tenant, window)  # one invoice: its rates are read once
+            lines = self._adjustment(tenant, window, usage, self._currency(invoice))
             note = "adjustment lines a re-bill would send" if lines else "usage unchanged: a re-bill sends nothing"
         else:
             invoice = self._new_invoice(tenant, window, self.store.next_reference(tenant.id, window, model.INVOICE))

@@ -47,6 +47,14 @@ connection = sqlite:///{tmp / "artifice.db"}
 
 
 @pytest.fixture
+def database(tmp_path: Path) -> str:
+    """An upgraded SQLite billing database in the test's directory."""
+    url = f"sqlite:///{tmp_path / 'artifice.db'}"
+    db.upgrade(db.make_engine(url))
+    return url
+
+
+@pytest.fixture
 def demo_conf(tmp_path: Path) -> Path:
     conf = write_conf(tmp_path / "artifice.conf", demo_conf_text(tmp_path))
     db.upgrade(db.make_engine(f"sqlite:///{tmp_path / 'artifice.db'}"))

@@ -64,9 +64,9 @@ def trusted() -> str:
     return ",".join(f"{synthetic.tenant_id(i)}:openstack" for i in range(CEILOMETER_TENANTS))
 
 
-def csv_billing(tmp: Path, collector: str) -> str:
-    """[main], the CSV adapter at ``tmp/invoices`` with the synthetic rates, and a SQLite database."""
-    rates = synthetic.write_rates(tmp / "rates.csv")
+def csv_billing(tmp: Path, collector: str, rates: Path | None = None) -> str:
+    """[main], the CSV adapter at ``tmp/invoices`` with ``rates`` (the synthetic ones), and a SQLite database."""
+    rates = rates or synthetic.write_rates(tmp / "rates.csv")
     return f"""
 [main]
 collector = {collector}

@@ -143,27 +143,20 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 60) -> int:
     return process.wait(timeout=seconds)
 
 
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'artifice.db'}"
-    db.upgrade(db.make_engine(url))
-    return url
-
-
-def test_ready_catch_up_oldest_first_and_clean_stop(tmp_path: Path, sqlite_db: str) -> None:
+def test_ready_catch_up_oldest_first_and_clean_stop(tmp_path: Path, database: str) -> None:
     tenants = ["t-a", "t-b"]
     months = [dt.datetime(2026, m, 1, tzinfo=UTC) for m in (8, 9, 10)]
-    conf = daemon_conf(tmp_path, months_of_data(tmp_path, tenants, months), sqlite_db, "2026-08")
+    conf = daemon_conf(tmp_path, months_of_data(tmp_path, tenants, months), database, "2026-08")
     notify = Notifications(tmp_path / "notify")
     daemon = start(conf, tmp_path / "daemon.log", notify)
     try:
         notify.wait_for("READY=1")
-        wait_until(lambda: len(committed(sqlite_db)) == 6, what="three missed months of two tenants")
+        wait_until(lambda: len(committed(database)) == 6, what="three missed months of two tenants")
     finally:
         code = stop(daemon)
     assert code == 0, (tmp_path / "daemon.log").read_text()
     notify.wait_for("STOPPING=1", 5)
-    periods = [str(w.period_start)[:7] for w in committed(sqlite_db)]
+    periods = [str(w.period_start)[:7] for w in committed(database)]
     assert periods == sorted(periods) == ["2026-08"] * 2 + ["2026-09"] * 2 + ["2026-10"] * 2  # oldest month first
     assert sorted(p.name for p in (tmp_path / "invoices").iterdir()) == [
         f"{t}-2026-{m}.csv" for t in tenants for m in ("08", "09", "10")
@@ -174,54 +167,54 @@ def test_ready_catch_up_oldest_first_and_clean_stop(tmp_path: Path, sqlite_db: s
     assert "tenant t-a 2026-08 committed ART-t-a-20260801-20260901-r1" in log and "Traceback" not in log
 
 
-def test_sigterm_mid_run_finishes_the_tenant_in_progress(tmp_path: Path, sqlite_db: str) -> None:
+def test_sigterm_mid_run_finishes_the_tenant_in_progress(tmp_path: Path, database: str) -> None:
     tenants = [f"t-{i:03d}" for i in range(200)]
-    conf = daemon_conf(tmp_path, months_of_data(tmp_path, tenants, [OCTOBER]), sqlite_db, "2026-10")
+    conf = daemon_conf(tmp_path, months_of_data(tmp_path, tenants, [OCTOBER]), database, "2026-10")
     daemon = start(conf, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: len(committed(sqlite_db)) >= 5, what="the first invoices")
+        wait_until(lambda: len(committed(database)) >= 5, what="the first invoices")
     finally:
         code = stop(daemon, 30)
     assert code == 0, (tmp_path / "daemon.log").read_text()
-    rows = windows(sqlite_db)
+    rows = windows(database)
     assert {w.state for w in rows} == {"committed"}  # nothing left half-way
     assert 5 <= len(rows) < len(tenants)  # it stopped mid-run
     assert len(list((tmp_path / "invoices").iterdir())) == len(rows)  # one invoice per committed window
     note("daemon", f"SIGTERM after the 5th invoice: stopped cleanly with {len(rows)} of 200 tenants committed")
 
 
-def test_sighup_reloads_the_configuration(tmp_path: Path, sqlite_db: str) -> None:
+def test_sighup_reloads_the_configuration(tmp_path: Path, database: str) -> None:
     months = [dt.datetime(2026, m, 1, tzinfo=UTC) for m in (9, 10)]
     samples = months_of_data(tmp_path, ["t-a"], months)
-    conf = daemon_conf(tmp_path, samples, sqlite_db, "2026-10")
+    conf = daemon_conf(tmp_path, samples, database, "2026-10")
     daemon = start(conf, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: len(committed(sqlite_db)) == 1, what="October")
+        wait_until(lambda: len(committed(database)) == 1, what="October")
         time.sleep(1.5)  # a later pass bills nothing more: September is before first_month
-        assert len(committed(sqlite_db)) == 1
-        daemon_conf(tmp_path, samples, sqlite_db, "2026-09")
+        assert len(committed(database)) == 1
+        daemon_conf(tmp_path, samples, database, "2026-09")
         daemon.send_signal(signal.SIGHUP)
-        wait_until(lambda: len(committed(sqlite_db)) == 2, what="September, after the reload")
+        wait_until(lambda: len(committed(database)) == 2, what="September, after the reload")
     finally:
         assert stop(daemon) == 0
     assert "configuration reloaded" in (tmp_path / "daemon.log").read_text()
 
 
-def test_month_to_date_estimate_is_stored_and_never_sent(tmp_path: Path, sqlite_db: str) -> None:
+def test_month_to_date_estimate_is_stored_and_never_sent(tmp_path: Path, database: str) -> None:
     now = dt.datetime.now(UTC)
     month = dt.datetime(now.year, now.month, 1, tzinfo=UTC)
     if now - month < dt.timedelta(hours=30):
         pytest.skip("the month began less than 30 hours ago: too little of it to estimate")
     (tmp_path / "samples.json").write_text(json.dumps(instance_day("t-a", month)))
-    conf = daemon_conf(tmp_path, tmp_path / "samples.json", sqlite_db, f"{month:%Y-%m}", "estimate_interval = 3600")
+    conf = daemon_conf(tmp_path, tmp_path / "samples.json", database, f"{month:%Y-%m}", "estimate_interval = 3600")
     daemon = start(conf, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: estimates(sqlite_db), what="an estimate")
+        wait_until(lambda: estimates(database), what="an estimate")
     finally:
         assert stop(daemon) == 0
     # 24 hours up from the month's start (the last sample is over max_gap old), at 0.05 = 1.20.
-    assert estimates(sqlite_db) == [("t-a", "1.20")]
-    assert {w.state for w in windows(sqlite_db)} == {"estimated"}  # nothing billed,
+    assert estimates(database) == [("t-a", "1.20")]
+    assert {w.state for w in windows(database)} == {"estimated"}  # nothing billed,
     assert not (tmp_path / "invoices").exists()  # nothing sent
 
 

@@ -80,15 +80,6 @@ def states(database: str) -> dict[tuple[str, str], str]:
     return {(str(w.tenant_id), str(w.period_start)[:7]): str(w.state) for w in windows(database)}
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'artifice.db'}"
-    from artifice.store import db
-
-    db.upgrade(db.make_engine(url))
-    return url
-
-
 def django_conf(tmp: Path, data: Path, database: str, server: DjangoServer, extra: str = "") -> Path:
     """A daemon config billing ``data`` into the Django contract ERP (no first_month: the default)."""
     conf = daemon_conf(tmp, data, database, "", extra)
@@ -248,14 +239,21 @@ class HangingCollector(SamplesFileCollector):
         return []
 
 
-def test_the_watchdog_stops_answering_when_a_pass_makes_no_progress(tmp_path: Path, database: str) -> None:
-    data = samples(tmp_path, {"t1": [day(10)]})
-    conf = daemon_conf(tmp_path, data, database, "2026-10", "stall_timeout = 10")
-    hanging = "collector = tests.test_daemon_months:HangingCollector"
-    write_conf(conf, conf.read_text().replace("collector = samples", hanging))
+def watched_daemon(
+    tmp_path: Path, data: Path, database: str, collector: str, extra: str
+) -> tuple[subprocess.Popen[bytes], Notifications]:
+    """A daemon billing through ``collector`` under a systemd watchdog of 1 s, and what it notifies."""
+    conf = daemon_conf(tmp_path, data, database, "2026-10", extra)
+    write_conf(conf, conf.read_text().replace("collector = samples", f"collector = {collector}"))
     notify = Notifications(tmp_path / "notify")
     env = {**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"}
-    process = daemon(conf, tmp_path / "daemon.log", env)
+    return daemon(conf, tmp_path / "daemon.log", env), notify
+
+
+def test_the_watchdog_stops_answering_when_a_pass_makes_no_progress(tmp_path: Path, database: str) -> None:
+    data = samples(tmp_path, {"t1": [day(10)]})
+    process, notify = watched_daemon(tmp_path, data, database, "tests.test_daemon_months:HangingCollector",
+                                     "stall_timeout = 10")  # fmt: skip
     try:
         notify.wait_for("READY=1")
         notify.wait_for("WATCHDOG=1")

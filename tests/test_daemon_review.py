@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,8 +18,8 @@ from artifice import config
 from artifice.collectors.samples_file import SamplesFileCollector
 from artifice.timeutil import Window
 from tests.conftest import REPO, cli, write_conf
-from tests.test_daemon import Notifications, committed, daemon_conf, instance_day, stop, wait_until, windows
-from tests.test_daemon_months import NOVEMBER_5, Clock, daemon, day, listen, samples
+from tests.test_daemon import committed, daemon_conf, instance_day, stop, wait_until, windows
+from tests.test_daemon_months import NOVEMBER_5, Clock, daemon, day, listen, samples, watched_daemon
 
 
 def start_fails(conf: Path) -> subprocess.CompletedProcess[str]:
@@ -32,15 +31,6 @@ def test_an_empty_tenant_is_refused_not_taken_for_all(demo_conf: Path) -> None:
     answer = cli("--config-file", str(demo_conf), "bill", "--tenant", "", "--month", "2026-10")
     assert answer.returncode == 2 and "--tenant is empty" in answer.stderr, answer.stderr
     assert cli("--config-file", str(demo_conf), "windows").stdout.strip() == "no billing windows yet"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'artifice.db'}"
-    from artifice.store import db
-
-    db.upgrade(db.make_engine(url))
-    return url
 
 
 def test_a_bad_logging_value_on_reload_keeps_the_daemon(tmp_path: Path, database: str) -> None:
@@ -73,12 +63,8 @@ def test_a_hung_billing_pass_stops_the_watchdog_whatever_else_runs(tmp_path: Pat
     """Estimates every 2 s, which keep working, or a reload: the billing pass still hangs, and systemd must know."""
     now = pd.Timestamp.now(tz="UTC")
     data = samples(tmp_path, {"t1": [day(10), now.floor("D").to_pydatetime()]})
-    conf = daemon_conf(tmp_path, data, database, "2026-10", "stall_timeout = 10\nestimate_interval = 2")
-    hanging = "collector = tests.test_daemon_review:HangingForMonths"
-    write_conf(conf, conf.read_text().replace("collector = samples", hanging))
-    notify = Notifications(tmp_path / "notify")
-    env = {**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"}
-    process = daemon(conf, tmp_path / "daemon.log", env)
+    process, notify = watched_daemon(tmp_path, data, database, "tests.test_daemon_review:HangingForMonths",
+                                     "stall_timeout = 10\nestimate_interval = 2")  # fmt: skip
     try:
         notify.wait_for("READY=1")
         if reload:

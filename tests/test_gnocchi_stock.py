@@ -41,7 +41,7 @@ from artifice.timeutil import UTC, Window
 from tests.conftest import REPO, write_conf
 from tests.gnocchi_loader import client, wait_processed
 from tests.servers import SCRIPTS, Server, free_port
-from tests.telemetry import gnocchi_conf
+from tests.telemetry import csv_billing, gnocchi_conf
 
 OCTOBER = Window.month(2026, 10)
 BILLED_ON = "2026-11-03T02:00:00+00:00"  # as the daemon bills October: 2 days 2 hours after it ended
@@ -138,18 +138,7 @@ def conf_for(tmp: Path, endpoint: str, collector: str = "gnocchi", samples: Path
     rates = tmp / "rates.csv"
     rates.write_text("datacenter,service,unit,price,currency\n"
                      + "".join(f"*,{s},{u},{p},EUR\n" for s, (u, p) in RATES.items()))  # fmt: skip
-    main = f"""
-[main]
-collector = {collector}
-invoice:object = csv
-
-[invoice:object]
-csv_directory = {tmp / "invoices"}
-rates_file = {rates}
-
-[database]
-connection = sqlite:///{tmp / "artifice.db"}
-"""
+    main = csv_billing(tmp, collector, rates)
     if collector == "samples":
         text = main + f"[collector:samples]\nregion_files = RegionOne:{samples}\n\n[metering]\n"
         conf = write_conf(tmp / "samples.conf", text + f"meter_mapping = {REPO / 'etc/artifice/meters.yaml'}\n")

@@ -57,7 +57,7 @@ def rebill_lines(billed: Sequence[PricedLine], rated: Sequence[PricedLine], cent
             value += change.quantity * change.unit_price
             lines.append(_adjustment(model, change, amount))
         if earlier:
-            before.append(_kept(earlier[0], _open_layers(earlier), billed_amount))
+            before.append(_kept(earlier[0], layers, billed_amount))
         if quantity:
             after.append(_kept(earlier[0] if earlier else model, _apply(layers, changes), money(value, cent)))
     if not lines:  # the usage did not change: neither do the plugin items computed from it
