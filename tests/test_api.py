@@ -25,8 +25,8 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 from artifice import config
+from artifice.billing.pipeline import Pipeline
 from artifice.invoice import Tenant
-from artifice.pipeline import Pipeline
 from artifice.store import db
 from artifice.store.windows import PricedLine, WindowStore
 from artifice.timeutil import Window

@@ -12,10 +12,10 @@ import pytest
 
 from artifice import config
 from artifice.billing import price_lines, to_decimal
+from artifice.billing.pipeline import Pipeline
 from artifice.exceptions import CommitError, ConfigError, PricingError, WindowConflict
 from artifice.invoice import Invoice, LineValue, Tenant
 from artifice.invoices.csv_invoice import CsvInvoice
-from artifice.pipeline import Pipeline
 from artifice.store import models
 from artifice.timeutil import Window
 from tests.conftest import demo_conf_text, write_conf

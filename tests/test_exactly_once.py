@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from artifice import config, failpoints
+from artifice.billing.pipeline import Pipeline
 from artifice.exceptions import CommitError, PricingError, TransientCommitError, WindowConflict
 from artifice.invoice import Tenant
-from artifice.pipeline import Pipeline
 from artifice.plugins import InvoiceCopy, InvoicePlugin, PluginItem
 from artifice.store import db, models
 from artifice.timeutil import Window

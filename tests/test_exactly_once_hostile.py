@@ -25,10 +25,10 @@ import pytest
 import sqlalchemy as sa
 
 from artifice import config
+from artifice.billing.pipeline import Pipeline
 from artifice.collectors.base import Collector
 from artifice.exceptions import ArtificeError, CollectionError, PricingError, TransientCommitError, WindowConflict
 from artifice.invoice import Tenant
-from artifice.pipeline import Pipeline
 from artifice.store import db
 from artifice.timeutil import Window
 from tests.conftest import DEMO, REPO, cli, demo_conf_text, write_conf

@@ -12,11 +12,11 @@ import pytest
 
 from artifice import config
 from artifice.billing.months import MonthLoop
+from artifice.billing.pipeline import BillResult, Pipeline
 from artifice.collectors.base import RAW_COLUMNS
 from artifice.collectors.gnocchi import GnocchiCollector
 from artifice.collectors.gnocchi_history import attribute, revisions_frame
 from artifice.exceptions import CollectionError
-from artifice.pipeline import BillResult, Pipeline
 from artifice.timeutil import Window
 from artifice.usage.engine import rate
 from artifice.usage.mapping import load_mapping

@@ -34,9 +34,9 @@ import pytest
 import sqlalchemy as sa
 
 from artifice import config
+from artifice.billing.pipeline import Pipeline
 from artifice.exceptions import CollectionError
 from artifice.model import Tenant
-from artifice.pipeline import Pipeline
 from artifice.timeutil import UTC, Window
 from tests.conftest import REPO, write_conf
 from tests.gnocchi_loader import client, wait_processed

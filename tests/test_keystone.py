@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from artifice import config
+from artifice.billing.pipeline import Pipeline
 from artifice.invoice import Tenant
-from artifice.pipeline import Pipeline
 from artifice.store import db
 from artifice.timeutil import Window
 from tests.conftest import REPO, cli, write_conf

@@ -24,33 +24,6 @@ from oslo_config import cfg
 from artifice import openstack
 from artifice.exceptions import ArtificeError, ConfigError
 
-api_auth_opts = [
-    cfg.StrOpt(
-        "auth_strategy",
-        default="keystone",
-        choices=["keystone", "token_file"],
-        help="keystone: validate tokens with Keystone ([service_credentials] authenticates the API); "
-        "token_file: the static tokens of token_file, for small installs.",
-    ),
-    cfg.StrOpt(
-        "token_file",
-        default="/etc/artifice/api-tokens.csv",
-        help="CSV 'token,project_id,role' (role admin or member; an admin's project_id may be empty). "
-        "Keep it readable by the API's user only.",
-    ),
-    cfg.ListOpt(
-        "admin_roles", default=["admin"], help="Keystone roles that see every tenant, when held in an admin scope."
-    ),
-    cfg.ListOpt(
-        "admin_projects",
-        default=["admin"],
-        help="Projects (ids or names) whose tokens with an admin role see every tenant; system-scoped "
-        "tokens with an admin role always do. An admin role on another project sees that project only.",
-    ),
-    cfg.IntOpt("token_cache_seconds", default=60, min=0, help="How long a validated Keystone token is trusted."),
-    cfg.IntOpt("token_cache_size", default=10000, min=1, help="Validated Keystone tokens kept at most."),
-]
-
 
 class Unauthorized(ArtificeError):
     """No token, or a token that is not valid."""

@@ -14,22 +14,11 @@ from oslo_config import cfg
 
 from artifice import config
 from artifice.api.app import create_app
-from artifice.cli import common_cli_opts, run, setup_logging
+from artifice.api.options import api_opts  # noqa: F401  (re-exported for oslo-config-generator users)
+from artifice.bootstrap import common_cli_opts, run, setup_logging
 
 PROG = "artifice-api"
 ARGV_VARIABLE = "ARTIFICE_API_ARGV"  # how the worker processes get the command line
-
-api_opts = [
-    cfg.HostAddressOpt("host", default="127.0.0.1", help="Address artifice-api listens on."),
-    cfg.PortOpt("port", default=8977, help="Port artifice-api listens on."),
-    cfg.IntOpt(
-        "workers",
-        default=1,
-        min=1,
-        max=64,
-        help="uvicorn worker processes (each with its own database connections); about one per CPU core.",
-    ),
-]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,9 +14,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+from artifice.billing.pipeline import BillResult, Pipeline, refuse_unfinished
 from artifice.exceptions import ArtificeError, WindowConflict
 from artifice.model import Tenant
-from artifice.pipeline import BillResult, Pipeline, refuse_unfinished
 from artifice.store.listings import Backoff
 from artifice.timeutil import Window, parse_month, utcnow
 

@@ -15,10 +15,11 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from artifice import tenants
 from artifice.billing.months import MonthLoop, Outcome, due_months, last_due
-from artifice.cli import render, run
+from artifice.billing.pipeline import Pipeline, refuse_unfinished
+from artifice.bootstrap import run
+from artifice.cli import render
 from artifice.exceptions import CollectionError, InputError
 from artifice.model import Tenant
-from artifice.pipeline import Pipeline, refuse_unfinished
 from artifice.store import db
 from artifice.store.windows import WindowStore
 from artifice.timeutil import Window, parse_month, utcnow

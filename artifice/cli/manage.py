@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from oslo_config import cfg
 
-from artifice.cli import run
+from artifice.bootstrap import run
 from artifice.store import backup as store_backup
 from artifice.store import db
 

@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from artifice.pipeline import BillResult
+from artifice.billing.pipeline import BillResult
 from artifice.store.listings import TenantStatus
 from artifice.store.models import BillingWindow
 from artifice.timeutil import Window

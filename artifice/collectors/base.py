@@ -58,7 +58,7 @@ def _timestamps(column: pd.Series) -> pd.Series:
 class Collector(abc.ABC):
     """Reads raw usage from one telemetry backend. Knows nothing of prices."""
 
-    #: Tenants a billing pass reads in one ``collect_many`` (see ``artifice.collectors.batch``).
+    #: Tenants a billing pass reads in one ``collect_many`` (see ``artifice.billing.batch``).
     tenants_per_read = 1
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from oslo_config import cfg
 
 from artifice.billing.months import MonthLoop, Outcome, due_months
+from artifice.billing.pipeline import Pipeline
 from artifice.daemon import metrics
 from artifice.daemon.partition import Partition
 from artifice.exceptions import ArtificeError
 from artifice.model import Tenant
-from artifice.pipeline import Pipeline
 from artifice.timeutil import Window, utcnow
 
 LOG = logging.getLogger("artifice.daemon")

@@ -27,7 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from oslo_config import cfg
 
 from artifice import config
-from artifice.cli import common_cli_opts, run, setup_logging
+from artifice.bootstrap import common_cli_opts, run, setup_logging
 from artifice.daemon import metrics
 from artifice.daemon.passes import BillingPasses
 from artifice.exceptions import ArtificeError

@@ -213,7 +213,7 @@ def bill_month(conf_path: Path, month: str) -> dict[str, Any]:
     """(In the child) bill every tenant for ``month`` as ``artifice bill --all`` does; the figures."""
     from artifice import config
     from artifice.billing.months import MonthLoop
-    from artifice.pipeline import Pipeline
+    from artifice.billing.pipeline import Pipeline
     from artifice.timeutil import parse_month
 
     rss_at_start = rss_mb()

@@ -9,7 +9,7 @@ do; their directories on tmpfs when there is one), loads a synthetic cloud
 (``tools.benchmarks.cloud``: shipped meter mapping, 10 resources per tenant, hourly
 samples) through the servers' write paths (``tools.benchmarks.loaders``), and then,
 in a fresh process per run so that its figures are its own, bills every
-tenant with ``artifice.pipeline.Pipeline`` and the CSV adapter into a
+tenant with ``artifice.billing.pipeline.Pipeline`` and the CSV adapter into a
 temporary directory with a SQLite database: wall time, CPU time (of the
 billing process, and of the telemetry servers meanwhile), HTTP requests made
 by the collector, peak RSS. Each run's quantities are checked against rating

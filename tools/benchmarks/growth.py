@@ -4,7 +4,7 @@
     python -m tools.benchmarks.growth --tiny    # seconds: what the smoke test runs
 
 Each run bills every tenant of a synthetic month (``tools.benchmarks.cloud``, all
-five transformers) through ``artifice.pipeline.Pipeline`` with the CSV
+five transformers) through ``artifice.billing.pipeline.Pipeline`` with the CSV
 adapter and a SQLite database, in a fresh process, so that its peak RSS is
 its own. The collector (``tools.benchmarks.cloud.SyntheticCollector``) generates each tenant's
 samples when the Pipeline asks for them, as an API collector fetches them,

@@ -21,17 +21,17 @@ import pandas as pd
 from oslo_config import cfg
 
 from artifice import config, model, tenants
-from artifice.billing import invoice_total, price_lines
 from artifice.billing.adjustments import rebill_lines
+from artifice.billing.batch import BatchReader
 from artifice.billing.commit import CommitPolicy
+from artifice.billing.plugins import load_plugins, plugin_lines
+from artifice.billing.pricing import invoice_total, price_lines
 from artifice.billing.run import BillingRun, Job, drive, fill
 from artifice.collectors.base import Collector
-from artifice.collectors.batch import BatchReader
 from artifice.exceptions import ArtificeError, CollectionError, CommitError, InputError, WindowConflict
-from artifice.invoice import Invoice
+from artifice.invoices.base import Invoice
 from artifice.loading import load_class
 from artifice.model import PricedLine, Tenant
-from artifice.plugins.apply import load_plugins, plugin_lines
 from artifice.store import db
 from artifice.store.windows import WindowStore
 from artifice.timeutil import Window, utcnow
