@@ -101,7 +101,7 @@ def test_entry_point_name_works(tmp_path: Path):
     [
         ('"path.to.my.object:Missing"', "has no attribute 'Missing'"),
         ('"no.such.module:MyInvoice"', "cannot import module 'no.such.module'"),
-        ('"path.to.my.object:NotAnInvoice"', "is not a subclass of artifice.invoice.Invoice"),
+        ('"path.to.my.object:NotAnInvoice"', "is not a subclass of artifice.invoices.base.Invoice"),
         ("nosuchadapter", "no artifice.invoices plugin named 'nosuchadapter'"),
     ],
 )

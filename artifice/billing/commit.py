@@ -29,7 +29,7 @@ from oslo_config import cfg
 
 from artifice import model
 from artifice.exceptions import ArtificeError, CannotLookUp, CommitError, NotSent, TransientCommitError, WindowConflict
-from artifice.invoice import Invoice
+from artifice.invoices.base import Invoice
 from artifice.model import Claimed
 from artifice.store.windows import WindowStore
 

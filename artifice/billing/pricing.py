@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from artifice.exceptions import ArtificeError, PricingError
-from artifice.invoice import Invoice
+from artifice.invoices.base import Invoice
 from artifice.model import PricedLine
 
 QUANTITY_STEP = Decimal("0.0001")

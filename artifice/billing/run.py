@@ -24,7 +24,7 @@ from artifice import failpoints, model
 from artifice.billing import commit
 from artifice.billing.lease import LeaseKeeper
 from artifice.exceptions import ArtificeError, LostWindow
-from artifice.invoice import Invoice
+from artifice.invoices.base import Invoice
 from artifice.model import Claimed, LineValue, PricedLine, Tenant
 from artifice.store.windows import WindowStore
 from artifice.timeutil import Window

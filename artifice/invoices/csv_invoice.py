@@ -23,17 +23,17 @@ import os
 import tempfile
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from artifice.exceptions import CommitError, ConfigError
-from artifice.invoice import Invoice, Item, Tenant
-from artifice.invoices.rates import RateTable
+from artifice.exceptions import CommitError
+from artifice.invoices.base import Tenant
+from artifice.invoices.rates import RatedInvoice
+from artifice.invoices.settings import Days, RatedSettings, Text
 from artifice.timeutil import utcnow
 
 if TYPE_CHECKING:
     from _csv import Writer as _CsvWriter
 
-MAX_PAYMENT_TERMS = 3650  # days
 TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".invoice-", ".tmp"
 ABANDONED_AFTER = 3600.0  # seconds: no writer takes this long between write and link
 HEADER = ("record", "datacenter", "service", "quantity", "unit", "unit_price", "amount", "currency", "description",
@@ -41,26 +41,19 @@ HEADER = ("record", "datacenter", "service", "quantity", "unit", "unit_price", "
           "due_date")  # fmt: skip
 
 
-class CsvInvoice(Invoice):
+class CsvSettings(RatedSettings):
+    adapter: ClassVar[str] = "csv"
+    csv_directory: Text
+    payment_terms_days: Days = 30
+
+
+class CsvInvoice(RatedInvoice):
     def __init__(self, tenant: Tenant, config: dict[str, str]) -> None:
         super().__init__(tenant, config)
-        for key in ("csv_directory", "rates_file"):
-            if not config.get(key):
-                raise ConfigError(f"[invoice:object] {key} is required by the csv adapter")
-        self.directory = config["csv_directory"]
-        self.rates = RateTable.load(config["rates_file"])
-        self.currency = self.rates.currency
-        terms = str(config.get("payment_terms_days") or "30").strip()
-        if not (terms.isascii() and terms.isdigit() and int(terms) <= MAX_PAYMENT_TERMS):
-            raise ConfigError(f"[invoice:object] payment_terms_days {terms!r}: expected 0 to {MAX_PAYMENT_TERMS} days")
-        self.payment_terms = dt.timedelta(days=int(terms))
-
-    def cost(self, datacenter: str, name: str) -> Decimal:
-        return self.rates.rate(datacenter, name).price
-
-    def add_line(self, item: Item) -> None:
-        self.rates.check_unit(item)
-        super().add_line(item)
+        settings = CsvSettings.parse(config)
+        self.directory = settings.csv_directory
+        self.use_rates(settings.rates_file)
+        self.payment_terms = dt.timedelta(days=settings.payment_terms_days)
 
     @property
     def path(self) -> str:

@@ -35,78 +35,69 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from artifice.exceptions import ArtificeError, CommitError, ConfigError, TransientCommitError
-from artifice.invoice import Invoice, Item, LineValue
+from artifice.exceptions import ArtificeError, ConfigError, TransientCommitError
 from artifice.invoices import erp_http
-from artifice.invoices.rates import RateTable
+from artifice.invoices.base import LineValue
+from artifice.invoices.rates import RatedInvoice
+from artifice.invoices.settings import Amount, HttpSettings, Places, RatedSettings, Secret, Text
 
 INVOICES = "/api/v1/invoice/"
 
 
-class DjangoInvoice(Invoice):
+class DjangoSettings(HttpSettings, RatedSettings):
+    adapter: ClassVar[str] = "django"
+    username: Text
+    api_key: Secret
+    client_uri_template: Text = "/api/v1/client/{tenant}/"
+    tax_rate: Amount = Decimal(0)
+    quantity_decimals: Places = 2
+    price_decimals: Places = 5
+
+
+class DjangoInvoice(RatedInvoice):
     def __init__(self, tenant: Any, config: dict[str, str]) -> None:
         super().__init__(tenant, config)
-        erp_http.required(config, "django", "url", "username", "api_key", "rates_file")
-        self.url = config["url"].strip().rstrip("/")
+        self.settings = settings = DjangoSettings.parse(config)
+        self.url = settings.url
         # tastypie's ApiKeyAuthentication also takes the key as query parameters, as the seed shows;
         # the header keeps it out of every logged request line (urllib3 logs the URL at DEBUG).
-        api_key = config["api_key"].strip()
-        self.auth = {"Authorization": f"ApiKey {config['username'].strip()}:{api_key}"}
-        self.secrets = (api_key,)
-        self.timeout = erp_http.timeouts(config)
-        template = config.get("client_uri_template") or "/api/v1/client/{tenant}/"
+        api_key = settings.api_key.get_secret_value()
+        self.send = erp_http.Sender(
+            settings.timeouts, {"Authorization": f"ApiKey {settings.username}:{api_key}"}, (api_key,)
+        )
+        template = settings.client_uri_template
         try:
             self.client_uri = template.format(tenant=tenant, tenant_name=getattr(tenant, "name", ""))
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(f"[invoice:object] client_uri_template {template!r}: {exc!r}") from None
-        self.tax_rate = erp_http.number(config, "tax_rate", "0")
-        self.quantity_places = int(erp_http.number(config, "quantity_decimals", "2", integer=True))
-        self.price_places = int(erp_http.number(config, "price_decimals", "5", integer=True))
-        self.rates = RateTable.load(config["rates_file"])
-        self.currency = self.rates.currency
-        self.external_id: str | None = None
-
-    def cost(self, datacenter: str, name: str) -> Decimal:
-        return self.rates.rate(datacenter, name).price
-
-    def add_line(self, item: Item) -> None:
-        self.rates.check_unit(item)
-        super().add_line(item)
+        self.use_rates(settings.rates_file)
 
     def document(self) -> dict[str, Any]:
         """The invoice as the API's JSON document."""
-        if self.period is None or not self.reference:
-            raise CommitError("the invoice has no period or reference; the pipeline sets both before commit")
+        period, reference = self.addressed()
         rows: list[dict[str, Any]] = []
         for datacenter, items in self.sections.items():
             for _, name, value in items:
                 rows.append(self._row(len(rows) + 1, datacenter, name, value))
         return {
             "client": self.client_uri,
-            "date_facture": self.period.end.replace(tzinfo=None).isoformat(),
-            "num_facture": self.reference,
-            "tax": erp_http.plain(self.tax_rate),
+            "date_facture": period.end.replace(tzinfo=None).isoformat(),
+            "num_facture": reference,
+            "tax": erp_http.plain(self.settings.tax_rate),
             "invoicerows": rows,
         }
 
     def _row(self, order: int, datacenter: str, name: str, value: LineValue) -> dict[str, Any]:
-        qtt, price = erp_http.exact_line(
-            value.quantity, value.unit_price, value.amount, self.quantity_places, self.price_places
-        )
-        text = f"{datacenter} {name} ({value.unit})"
-        if (qtt, price) != (value.quantity, value.unit_price):
-            text = f"{datacenter} {name}: {value.quantity} {value.unit} at {value.unit_price}"
+        qtt, price, note = erp_http.fitted(value, self.settings.quantity_decimals, self.settings.price_decimals)
+        text = f"{datacenter} {name}: {note}" if note else f"{datacenter} {name} ({value.unit})"
         return {"description": text, "prix_ht": erp_http.plain(price), "qtt": erp_http.plain(qtt), "ordre": order}
 
     def commit(self) -> None:
         url = self.url + INVOICES
-        body = json.dumps(self.document())
-        response = erp_http.send("POST", url, headers=self.auth, body=body, timeout=self.timeout, secrets=self.secrets)
-        if not 200 <= response.status_code < 300:
-            raise erp_http.refuse("POST", response, self.secrets)
+        response = self.send("POST", url, body=json.dumps(self.document()))
         location = response.headers.get("Location", "")
         segments = [s for s in urlsplit(location).path.split("/") if s]
         if location and segments:
@@ -127,12 +118,7 @@ class DjangoInvoice(Invoice):
         url = self.url + INVOICES
         offset = 0
         while True:
-            params = {"num_facture": reference, "offset": str(offset)}
-            response = erp_http.send(
-                "GET", url, params=params, headers=self.auth, timeout=self.timeout, secrets=self.secrets
-            )
-            if response.status_code != 200:
-                raise erp_http.refuse("GET", response, self.secrets)
+            response = self.send("GET", url, ok=(200,), params={"num_facture": reference, "offset": str(offset)})
             try:
                 page = response.json()
                 objects, meta = list(page["objects"]), dict(page.get("meta") or {})

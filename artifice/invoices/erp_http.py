@@ -1,4 +1,4 @@
-"""What the ERP adapters share: config parsing, one-shot HTTP with error mapping, exact money.
+"""What the ERP adapters share: one HTTP sender (one-shot, errors mapped, secrets masked), exact money.
 
 Every request is sent exactly once: no retries here (nor in urllib3 below us),
 because a re-sent POST may create a second invoice. The pipeline looks the
@@ -14,7 +14,8 @@ is masked, so an API key never reaches a log or the billing database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
@@ -24,44 +25,9 @@ import urllib3
 
 from artifice.exactjson import dumps, plain
 from artifice.exceptions import CommitError, ConfigError, NotSent, TransientCommitError, describe
+from artifice.model import LineValue
 
 __all__ = ["dumps", "plain"]  # re-exported for the adapters
-
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
-
-
-def required(config: Mapping[str, str], adapter: str, *keys: str) -> None:
-    for key in keys:
-        if not str(config.get(key) or "").strip():
-            raise ConfigError(f"[invoice:object] {key} is required by the {adapter} adapter")
-
-
-def flag(config: Mapping[str, str], key: str, default: bool = False) -> bool:
-    text = str(config.get(key, "true" if default else "false")).strip().lower()
-    if text not in TRUE | FALSE:
-        raise ConfigError(f"[invoice:object] {key} must be true or false, not {text!r}")
-    return text in TRUE
-
-
-def number(config: Mapping[str, str], key: str, default: str, *, integer: bool = False) -> Decimal:
-    text = str(config.get(key) or default).strip()
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        raise ConfigError(f"[invoice:object] {key} must be a number, not {text!r}") from None
-    if not value.is_finite() or value < 0 or (integer and value != value.to_integral_value()):
-        raise ConfigError(f"[invoice:object] {key} must be a {'whole ' if integer else ''}number >= 0, not {text!r}")
-    return value
-
-
-def timeouts(config: Mapping[str, str]) -> tuple[float, float]:
-    """``(connect, read)`` seconds from ``connect_timeout`` (default: ``timeout``) and ``timeout`` (30)."""
-    read = float(number(config, "timeout", "30"))
-    connect = float(number(config, "connect_timeout", str(read)))
-    if read <= 0 or connect <= 0:
-        raise ConfigError("[invoice:object] timeout and connect_timeout must be > 0")
-    return connect, read
 
 
 def safe_url(url: str) -> str:
@@ -93,13 +59,14 @@ def send(
     body: str | None = None,
     headers: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
+    content_type: str = "application/json",
 ) -> requests.Response:
     """Send one request once; return any response below 500 except 429, raise for the rest."""
     secrets = tuple(secrets)
     where = f"{method} {safe_url(url)}"
     all_headers = {"Accept": "application/json", **(headers or {})}
     if body is not None:
-        all_headers["Content-Type"] = "application/json"
+        all_headers["Content-Type"] = content_type
     try:
         with requests.Session() as session:  # urllib3 below retries nothing (requests' default)
             response = session.request(
@@ -126,6 +93,43 @@ def send(
         error = NotSent if response.status_code == 429 else TransientCommitError  # 429: not handled, try later
         raise error(f"{where}: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
     return response
+
+
+@dataclasses.dataclass(frozen=True)
+class Sender:
+    """One adapter's way of asking its ERP: timeouts, headers (credentials) and the secrets to mask."""
+
+    timeout: tuple[float, float]
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: Collection[int] = range(200, 300),
+        params: Mapping[str, str] | None = None,
+        body: str | None = None,
+        content_type: str = "application/json",
+    ) -> requests.Response:
+        """Send once; an answer whose status is not in ``ok`` is raised (see :func:`refuse`)."""
+        response = send(
+            method,
+            url,
+            timeout=self.timeout,
+            params=params,
+            body=body,
+            headers=self.headers,
+            secrets=self.secrets,
+            content_type=content_type,
+        )
+        if response.status_code not in ok:
+            raise refuse(method, response, self.secrets)
+        return response
+
+    def mask(self, text: str) -> str:
+        return mask(text, self.secrets)
 
 
 def _never_connected(exc: requests.RequestException) -> bool:
@@ -187,3 +191,11 @@ def exact_line(
     if fits and (quantity * unit_price).quantize(amount, rounding=ROUND_HALF_UP) == amount:
         return quantity, unit_price
     return Decimal(1), amount
+
+
+def fitted(value: LineValue, quantity_places: int, price_places: int) -> tuple[Decimal, Decimal, str]:
+    """``(quantity, unit price, note)`` to send for ``value``; ``note`` names the real quantity and price
+    when the line goes out as 1 x its amount (see :func:`exact_line`), else it is empty."""
+    quantity, price = exact_line(value.quantity, value.unit_price, value.amount, quantity_places, price_places)
+    exact = (quantity, price) == (value.quantity, value.unit_price)
+    return quantity, price, "" if exact else f"{value.quantity} {value.unit} at {value.unit_price}"

@@ -46,14 +46,25 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from artifice.exceptions import CannotLookUp, CommitError, ConfigError, PricingError, TransientCommitError
-from artifice.invoice import Invoice, Item, LineValue
+from artifice.exceptions import CannotLookUp, ConfigError, PricingError, TransientCommitError
 from artifice.invoices import erp_http
-from artifice.invoices.rates import RateTable
+from artifice.invoices.base import Item, LineValue
+from artifice.invoices.rates import RatedInvoice
+from artifice.invoices.settings import Days, Flag, HttpSettings, RatedSettings, Secret, Text
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
+
+
+class NetSuiteSettings(HttpSettings, RatedSettings):
+    adapter: ClassVar[str] = "netsuite"
+    customer_map: Text
+    products_file: Text
+    regions: str = ""
+    payment_terms_days: Days = 30
+    api_token: Secret | None = None
+    lookup: Flag = False
 
 
 def read_mapping(path: str, key: str, value: str) -> dict[str, int]:
@@ -82,52 +93,47 @@ def parse_regions(text: str) -> dict[str, str]:
     return regions
 
 
-class NetSuiteInvoice(Invoice):
+class NetSuiteInvoice(RatedInvoice):
     def __init__(self, tenant: Any, config: dict[str, str]) -> None:
         super().__init__(tenant, config)
-        erp_http.required(config, "netsuite", "url", "rates_file", "customer_map", "products_file")
-        self.url = config["url"].strip().rstrip("/")
-        self.timeout = erp_http.timeouts(config)
-        self.rates = RateTable.load(config["rates_file"])
-        self.currency = self.rates.currency
-        customers = read_mapping(config["customer_map"], "tenant", "customer_id")
+        settings = NetSuiteSettings.parse(config)
+        self.url = settings.url
+        self.use_rates(settings.rates_file)
+        customers = read_mapping(settings.customer_map, "tenant", "customer_id")
         if str(tenant) not in customers:
-            raise ConfigError(f"tenant {tenant} has no NetSuite customer in {config['customer_map']}")
+            raise ConfigError(f"tenant {tenant} has no NetSuite customer in {settings.customer_map}")
         self.customer_id = customers[str(tenant)]
-        self.products = read_mapping(config["products_file"], "service", "product_id")
-        self.regions = parse_regions(config.get("regions") or "")
-        self.terms = dt.timedelta(days=int(erp_http.number(config, "payment_terms_days", "30", integer=True)))
-        self.lookup_enabled = erp_http.flag(config, "lookup")
-        token = (config.get("api_token") or "").strip()
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.secrets = (token,)
-        self.external_id: str | None = None
+        self.products_file = settings.products_file
+        self.products = read_mapping(settings.products_file, "service", "product_id")
+        self.regions = parse_regions(settings.regions)
+        self.terms = dt.timedelta(days=settings.payment_terms_days)
+        self.lookup_enabled = settings.lookup
+        token = settings.api_token.get_secret_value() if settings.api_token else ""
+        self.send = erp_http.Sender(settings.timeouts, {"Authorization": f"Bearer {token}"} if token else {}, (token,))
 
     def cost(self, datacenter: str, name: str) -> Decimal:
         self._product(name)  # fail while pricing, not at commit, when a service has no product
-        return self.rates.rate(datacenter, name).price
+        return super().cost(datacenter, name)
 
     def _product(self, service: str, value: object = None) -> int:
         """The product of a service; a plugin item's (TAX, ITEM_ADJ, ...) is its type's row."""
         if isinstance(value, LineValue) and value.item_type != "USAGE":
             service = value.item_type
         if service not in self.products:
-            raise PricingError(f"service {service!r} has no NetSuite product in {self.config['products_file']}")
+            raise PricingError(f"service {service!r} has no NetSuite product in {self.products_file}")
         return self.products[service]
 
     def add_line(self, item: Item) -> None:
-        self.rates.check_unit(item)
         self._product(item[1], item[2])
         super().add_line(item)
 
     def document(self) -> dict[str, Any]:
         """The invoice as the API's JSON document (Decimals become exact JSON numbers)."""
-        if self.period is None or not self.reference:
-            raise CommitError("the invoice has no period or reference; the pipeline sets both before commit")
+        period, reference = self.addressed()
         dates = {
-            "payment_due_date": (self.period.end + self.terms).strftime(DATE_FORMAT),
-            "term_start_date": self.period.start.strftime(DATE_FORMAT),
-            "term_end_date": self.period.end.strftime(DATE_FORMAT),
+            "payment_due_date": (period.end + self.terms).strftime(DATE_FORMAT),
+            "term_start_date": period.start.strftime(DATE_FORMAT),
+            "term_end_date": period.end.strftime(DATE_FORMAT),
         }
         items = []
         for datacenter, lines in self.sections.items():
@@ -147,18 +153,13 @@ class NetSuiteInvoice(Invoice):
                 )
         document: dict[str, Any] = {"customer_id": self.customer_id, "items": items}
         if self.lookup_enabled:
-            document["external_reference"] = self.reference
+            document["external_reference"] = reference
         return document
 
     def commit(self) -> None:
         url = f"{self.url}/invoice/"
         # The seed's money fields are JSON numbers: erp_http.dumps writes each Decimal's exact digits.
-        body = erp_http.dumps(self.document())
-        response = erp_http.send(
-            "POST", url, body=body, headers=self.headers, timeout=self.timeout, secrets=self.secrets
-        )
-        if not 200 <= response.status_code < 300:
-            raise erp_http.refuse("POST", response, self.secrets)
+        response = self.send("POST", url, body=erp_http.dumps(self.document()))
         try:
             invoice_id = response.json()["invoice_id"]
         except (ValueError, KeyError, TypeError):
@@ -177,18 +178,9 @@ class NetSuiteInvoice(Invoice):
         if not self.lookup_enabled:
             raise CannotLookUp("netsuite cannot look invoices up by reference unless [invoice:object] lookup = true")
         url = f"{self.url}/invoice/"
-        response = erp_http.send(
-            "GET",
-            url,
-            params={"external_reference": reference},
-            headers=self.headers,
-            timeout=self.timeout,
-            secrets=self.secrets,
-        )
+        response = self.send("GET", url, ok=(200, 404), params={"external_reference": reference})
         if response.status_code == 404:
             return None
-        if response.status_code != 200:
-            raise erp_http.refuse("GET", response, self.secrets)
         try:
             body = response.json()
             invoices = body["invoices"] if isinstance(body, dict) else body

@@ -13,7 +13,8 @@ Config (its ``[invoice:object]`` section)::
     currency =                         # with prices_from_products: the invoice currency (default: the company's)
     quantity_digits = 2                # decimals Odoo keeps for quantity ("Product Unit of Measure")
     price_digits = 2                   # decimals Odoo keeps for price_unit ("Product Price")
-    timeout = 30                       # seconds, for connecting and for each answer
+    timeout = 30                       # read timeout, seconds
+    connect_timeout = (timeout)        # connect timeout, seconds
 
 ``commit()`` finds the tenant's partner (``res.partner`` whose ``ref`` is the
 Keystone project id, archived ones included) or creates it, named after the
@@ -34,8 +35,9 @@ Odoo); a socket error, a timeout, an HTTP 5xx and Odoo's fault code 1 (an
 unexpected server error; its transaction was rolled back) raise
 TransientCommitError; faults 2 (UserError, ValidationError), 3 (access
 denied) and 4 (access error) and a refused login raise CommitError. Each call
-is sent once, on a fresh connection: xmlrpc.client's own silent re-send after
-a dropped connection could create the invoice twice.
+is sent once through the adapters' one HTTP sender (``erp_http.Sender``), never
+through xmlrpc.client's transport, whose silent re-send after a dropped
+connection could create the invoice twice.
 
 ``lookup(reference)`` searches ``account.move`` for a customer invoice with
 ``ref`` = ``reference`` that is not cancelled.
@@ -43,110 +45,93 @@ a dropped connection could create the invoice twice.
 
 from __future__ import annotations
 
-import http.client
-import socket
 import xmlrpc.client
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Self
 from xml.parsers.expat import ExpatError
 
-from artifice.exceptions import ArtificeError, CommitError, ConfigError, NotSent, PricingError, TransientCommitError
-from artifice.invoice import Invoice, Item
+from pydantic import model_validator
+
+from artifice.exceptions import ArtificeError, CommitError, PricingError, TransientCommitError
 from artifice.invoices import erp_http
-from artifice.invoices.rates import RateTable
+from artifice.invoices.base import Invoice, Item
+from artifice.invoices.rates import RatedInvoice
+from artifice.invoices.settings import Flag, HttpSettings, Places, Secret, Text
 
 FAULTS = {2: "user or validation error", 3: "access denied", 4: "access error"}
 
 
-class _Transport(xmlrpc.client.Transport):
-    """One request per fresh connection, with a timeout, never re-sent."""
+class OdooSettings(HttpSettings):
+    adapter: ClassVar[str] = "odoo"
+    database: Text
+    username: Text
+    password: Secret
+    rates_file: str = ""
+    use_products: Flag = False
+    prices_from_products: Flag = False
+    currency: str = ""
+    quantity_digits: Places = 2
+    price_digits: Places = 2
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
-
-    def request(self, host: Any, handler: str, request_body: Any, verbose: bool = False) -> Any:
-        self.close()
-        return self.single_request(host, handler, request_body, verbose)
-
-
-class _SafeTransport(_Transport, xmlrpc.client.SafeTransport):  # type: ignore[misc]  # HTTPS connections
-    """The same over HTTPS."""
+    @model_validator(mode="after")
+    def _priced(self) -> Self:
+        if not self.prices_from_products and not self.rates_file:
+            raise ValueError("rates_file is required by the odoo adapter unless prices_from_products = true")
+        return self
 
 
-class OdooInvoice(Invoice):
+class OdooInvoice(RatedInvoice):
     def __init__(self, tenant: Any, config: dict[str, str]) -> None:
         super().__init__(tenant, config)
-        erp_http.required(config, "odoo", "url", "database", "username", "password")
-        self.url = config["url"].strip().rstrip("/")
-        self.database, self.username = config["database"].strip(), config["username"].strip()
-        self.password = config["password"]
-        self.timeout = erp_http.timeouts(config)[1]
-        self.prices_from_products = erp_http.flag(config, "prices_from_products")
-        self.use_products = self.prices_from_products or erp_http.flag(config, "use_products")
-        self.quantity_places = int(erp_http.number(config, "quantity_digits", "2", integer=True))
-        self.price_places = int(erp_http.number(config, "price_digits", "2", integer=True))
-        self.rates: RateTable | None = None
-        if self.prices_from_products:
-            self.currency = (config.get("currency") or "").strip().upper()
+        self.settings = settings = OdooSettings.parse(config)
+        self.url = settings.url
+        self.password = settings.password.get_secret_value()
+        self.send = erp_http.Sender(settings.timeouts, {}, (self.password,))
+        self.use_products = settings.prices_from_products or settings.use_products
+        if settings.prices_from_products:
+            self.currency = settings.currency.upper()
         else:
-            if not (config.get("rates_file") or "").strip():
-                raise ConfigError("[invoice:object] rates_file is required by the odoo adapter")
-            self.rates = RateTable.load(config["rates_file"])
-            self.currency = self.rates.currency
+            self.use_rates(settings.rates_file)
         self.products: dict[str, tuple[int, Decimal]] = {}
         self.uid: int | None = None
-        self.external_id: str | None = None
 
     # -- XML-RPC -------------------------------------------------------------
 
     def _rpc(self, endpoint: str, what: str, method: str, *args: Any) -> Any:
         url = f"{self.url}/xmlrpc/2/{endpoint}"
-        transport = _SafeTransport(self.timeout) if url.startswith("https:") else _Transport(self.timeout)
-        proxy = xmlrpc.client.ServerProxy(url, transport=transport, allow_none=True)
         where = f"Odoo {erp_http.safe_url(url)} {what}"
-        secrets = (self.password,)
+        body = xmlrpc.client.dumps(args, methodname=method, allow_none=True)
+        response = self.send("POST", url, ok=(200,), body=body, content_type="text/xml")
         try:
-            return getattr(proxy, method)(*args)
+            (result,) = xmlrpc.client.loads(response.content, use_builtin_types=True)[0]
         except xmlrpc.client.Fault as fault:
             lines = [line for line in str(fault.faultString).splitlines() if line.strip()]
-            text = erp_http.mask(lines[-1].strip() if lines else "", secrets)
+            text = self.send.mask(lines[-1].strip() if lines else "")
             if fault.faultCode == 1:
                 raise TransientCommitError(f"{where}: server error: {text}") from None
             kind = FAULTS.get(fault.faultCode, f"fault {fault.faultCode}") if isinstance(fault.faultCode, int) else ""
             raise CommitError(f"{where} refused ({kind or fault.faultCode}): {text}") from None
-        except xmlrpc.client.ProtocolError as exc:
-            error = NotSent if exc.errcode == 429 else TransientCommitError if exc.errcode >= 500 else CommitError
-            raise error(f"{where}: HTTP {exc.errcode} {exc.errmsg}") from None
-        except TimeoutError:
-            raise TransientCommitError(f"{where}: timed out after {self.timeout:g} s") from None
-        except (OSError, http.client.HTTPException, xmlrpc.client.ResponseError, ExpatError) as exc:
-            detail = erp_http.mask(str(exc), secrets)
-            never_sent = isinstance(exc, (ConnectionRefusedError, socket.gaierror))
-            error = NotSent if never_sent else TransientCommitError
-            raise error(f"{where}: connection failed: {exc.__class__.__name__}: {detail}") from None
+        except (ExpatError, xmlrpc.client.ResponseError, ValueError) as exc:
+            raise TransientCommitError(f"{where}: answer is not XML-RPC: {exc.__class__.__name__}") from None
+        return result
 
     def _execute(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None) -> Any:
+        database, username = self.settings.database, self.settings.username
         if self.uid is None:
-            uid = self._rpc("common", "authenticate", "authenticate", self.database, self.username, self.password, {})
+            uid = self._rpc("common", "authenticate", "authenticate", database, username, self.password, {})
             if not uid:
-                raise CommitError(f"Odoo {erp_http.safe_url(self.url)} refused the login of {self.username!r}")
+                raise CommitError(f"Odoo {erp_http.safe_url(self.url)} refused the login of {username!r}")
             self.uid = int(uid)
         what = f"{model}.{method}"
         return self._rpc(
-            "object", what, "execute_kw", self.database, self.uid, self.password, model, method, args, kwargs or {}
+            "object", what, "execute_kw", database, self.uid, self.password, model, method, args, kwargs or {}
         )
 
     # -- the Invoice contract ------------------------------------------------
 
     def cost(self, datacenter: str, name: str) -> Decimal:
-        if self.rates is not None:
-            return self.rates.rate(datacenter, name).price
+        if not self.settings.prices_from_products:
+            return super().cost(datacenter, name)
         return self._product(name)[1]
 
     def _product(self, service: str) -> tuple[int, Decimal]:
@@ -163,26 +148,23 @@ class OdooInvoice(Invoice):
         return self.products[service]
 
     def add_line(self, item: Item) -> None:
-        if self.rates is not None:
-            self.rates.check_unit(item)
         if self.use_products and item[2].item_type == "USAGE":
             self._product(item[1])  # refused now, before anything is sent, if Odoo has no such product
-        super().add_line(item)
+        if self.settings.prices_from_products:
+            Invoice.add_line(self, item)  # no rates file to check the unit against
+        else:
+            super().add_line(item)
 
     def invoice_lines(self) -> list[list[Any]]:
         """``account.move.line`` create commands: a section per datacenter, a line per service."""
         commands: list[list[Any]] = []
+        places = self.settings.quantity_digits, self.settings.price_digits
         for datacenter, items in self.sections.items():
             commands.append([0, 0, {"display_type": "line_section", "name": datacenter}])
             for _, name, value in items:
-                quantity, price = erp_http.exact_line(
-                    value.quantity, value.unit_price, value.amount, self.quantity_places, self.price_places
-                )
-                label = f"{name} ({value.unit})"
-                if (quantity, price) != (value.quantity, value.unit_price):
-                    label = f"{name}: {value.quantity} {value.unit} at {value.unit_price}"
+                quantity, price, note = erp_http.fitted(value, *places)
                 line: dict[str, Any] = {
-                    "name": label,
+                    "name": f"{name}: {note}" if note else f"{name} ({value.unit})",
                     "quantity": erp_http.plain(quantity),
                     "price_unit": erp_http.plain(price),
                 }
@@ -201,14 +183,13 @@ class OdooInvoice(Invoice):
         return int(self._execute("res.partner", "create", [{"name": name, "ref": tenant, "is_company": True}]))
 
     def commit(self) -> None:
-        if self.period is None or not self.reference:
-            raise CommitError("the invoice has no period or reference; the pipeline sets both before commit")
+        period, reference = self.addressed()
         lines = self.invoice_lines()
         move: dict[str, Any] = {
             "move_type": "out_invoice",
             "partner_id": self._partner(),
-            "ref": self.reference,
-            "invoice_date": self.period.end.date().isoformat(),
+            "ref": reference,
+            "invoice_date": period.end.date().isoformat(),
             "invoice_line_ids": lines,
         }
         if self.currency:

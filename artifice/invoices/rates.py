@@ -11,7 +11,7 @@ import dataclasses
 from decimal import Decimal, InvalidOperation
 
 from artifice.exceptions import ConfigError, PricingError
-from artifice.invoice import Item, LineValue
+from artifice.invoices.base import Invoice, Item, LineValue
 
 COLUMNS = ("datacenter", "service", "unit", "price", "currency")
 
@@ -78,3 +78,21 @@ class RateTable:
             expected = self.rate(datacenter, name).unit
             if value.unit != expected:
                 raise PricingError(f"{datacenter}/{name} is measured in {value.unit} but its rate is per {expected}")
+
+
+class RatedInvoice(Invoice):
+    """An adapter priced from a rates file: ``cost`` reads it, ``add_line`` refuses a line in another
+    unit than its rate, and the invoice's currency is the file's."""
+
+    rates: RateTable
+
+    def use_rates(self, path: str) -> None:
+        self.rates = RateTable.load(path)
+        self.currency = self.rates.currency
+
+    def cost(self, datacenter: str, name: str) -> Decimal:
+        return self.rates.rate(datacenter, name).price
+
+    def add_line(self, item: Item) -> None:
+        self.rates.check_unit(item)
+        super().add_line(item)

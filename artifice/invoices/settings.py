@@ -1,0 +1,105 @@
+"""Adapter settings, declared as one pydantic model per adapter and read with one message style.
+
+Seed 000 hands an adapter its ``[invoice:object]`` section as-is, one string per key. An adapter
+declares what it reads::
+
+    class MySettings(HttpSettings, RatedSettings):
+        adapter: ClassVar[str] = "myerp"
+        api_key: Secret
+        tax_rate: Amount = Decimal(0)
+
+    settings = MySettings.parse(config)   # ConfigError naming the key on a missing or bad value
+
+A blank value (``key =``) counts as absent, so the default applies. Keys the model does not
+declare are left alone (the section may be shared with the operator's own adapter). Secrets are
+never echoed in an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from artifice.exceptions import ConfigError
+
+SECTION = "[invoice:object]"
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(value: Any) -> Any:
+    text = str(value).strip().lower()
+    if text not in TRUE | FALSE:
+        raise ValueError("must be true or false")
+    return text in TRUE
+
+
+def _ascii_digits(value: Any) -> Any:
+    if isinstance(value, str) and not (value.strip().isascii() and value.strip().lstrip("-").isdigit()):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]  # a tax rate, a percentage: exact
+Places = Annotated[int, BeforeValidator(_ascii_digits), Field(ge=0, le=12)]  # decimals an ERP stores
+Days = Annotated[int, BeforeValidator(_ascii_digits), Field(ge=0, le=3650)]
+Seconds = Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)]
+Text = Annotated[str, Field(min_length=1)]
+Secret = SecretStr
+
+
+class AdapterSettings(BaseModel):
+    """Base of every adapter's settings: parsed from the section's strings, frozen once read."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    adapter: ClassVar[str] = "invoice"
+
+    @classmethod
+    def parse(cls, config: Mapping[str, Any]) -> Self:
+        values = {key: value for key, value in config.items() if str(value).strip() != ""}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError("; ".join(cls._describe(error) for error in exc.errors())) from None
+
+    @classmethod
+    def _describe(cls, error: Any) -> str:
+        key = str(error["loc"][0]) if error["loc"] else ""
+        cause = error.get("ctx", {}).get("error")
+        message = str(cause) if isinstance(cause, ValueError) else str(error["msg"]).replace("Input should", "must")
+        if not key:
+            return f"{SECTION} {message}"
+        if error["type"] == "missing":
+            return f"{SECTION} {key} is required by the {cls.adapter} adapter"
+        field = cls.model_fields.get(key)
+        secret = field is not None and field.annotation is SecretStr
+        shown = "" if secret else f", not {error['input']!r}"
+        return f"{SECTION} {key}: {message[:1].lower()}{message[1:]}{shown}"
+
+
+class RatedSettings(AdapterSettings):
+    """Prices from a rates file (``artifice.invoices.rates``)."""
+
+    rates_file: Text
+
+
+class HttpSettings(AdapterSettings):
+    """An ERP behind one URL, asked with a connect and a read timeout."""
+
+    url: Text
+    timeout: Seconds = 30.0
+    connect_timeout: Seconds | None = None  # default: timeout
+
+    @model_validator(mode="after")
+    def _strip_url(self) -> Self:
+        object.__setattr__(self, "url", self.url.rstrip("/"))
+        return self
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)`` seconds."""
+        return (self.connect_timeout or self.timeout), self.timeout
