@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,52 +99,6 @@ def test_bad_api_key_is_refused_without_showing_it(erp: DjangoServer, config: di
     assert "WRONG-KEY" not in str(raised.value)
 
 
-@pytest.mark.parametrize("status", [500, 503, 429])
-def test_server_errors_are_transient_and_not_retried(erp: DjangoServer, config: dict[str, str], status: int) -> None:
-    erp.fail_next(1, status)
-    with pytest.raises(TransientCommitError, match=f"HTTP {status}") as raised:
-        committed(config)
-    assert KEY not in str(raised.value)
-    assert len(posts(erp)) == 1 and erp.invoices() == []
-    committed(config)  # the next attempt (the pipeline's) goes through
-    assert len(erp.invoices()) == 1
-
-
-def test_timeout_is_transient_within_the_configured_timeout(erp: DjangoServer, config: dict[str, str]) -> None:
-    erp.hang_next(10)
-    began = time.monotonic()
-    with pytest.raises(TransientCommitError, match="timed out after 1 s") as raised:
-        committed(config)
-    assert time.monotonic() - began < 3
-    assert KEY not in str(raised.value)
-
-
-def test_accepted_then_dropped_is_transient_and_found_by_lookup(erp: DjangoServer, config: dict[str, str]) -> None:
-    erp.drop_next()
-    with pytest.raises(TransientCommitError, match="connection failed") as raised:
-        committed(config)
-    assert KEY not in str(raised.value)
-    (stored,) = erp.invoices()  # saved, and sent once: no silent re-send
-    assert len(posts(erp)) == 1
-    assert DjangoInvoice(example.TENANT, config).lookup(example.REFERENCE) == stored["id_facture"]
-
-
-def test_connection_refused_is_transient(config: dict[str, str]) -> None:
-    with pytest.raises(TransientCommitError, match="connection failed") as raised:
-        committed({**config, "url": "http://127.0.0.1:9"})
-    assert KEY not in str(raised.value)
-
-
-def test_lookup(erp: DjangoServer, config: dict[str, str]) -> None:
-    adapter = DjangoInvoice(example.TENANT, config)
-    assert adapter.lookup(example.REFERENCE) is None
-    first = committed(config, "ART-acme-id-20260901-20261001-r1")
-    second = committed(config)
-    assert first.external_id != second.external_id
-    assert adapter.lookup(example.REFERENCE) == second.external_id
-    assert adapter.lookup("ART-acme-id-20261001-20261101-r2") is None
-
-
 def test_lookup_on_a_resource_refusing_the_filter_is_refused(config: dict[str, str]) -> None:
     server = DjangoServer(users={"billing": KEY}, clients={example.TENANT.id}, filtering=False).start()
     try:
@@ -154,15 +108,53 @@ def test_lookup_on_a_resource_refusing_the_filter_is_refused(config: dict[str, s
         server.stop()
 
 
-def test_server_as_a_process(config: dict[str, str], tmp_path: Path) -> None:
-    state = tmp_path / "django.json"
-    process, url = spawn(
-        "tests.erp.django_server", "--state-file", str(state), f"--user=billing:{KEY}", f"--client={example.TENANT.id}"
-    )
+def test_server_as_a_process_keeps_its_invoices_across_a_restart(config: dict[str, str], tmp_path: Path) -> None:
+    state = str(tmp_path / "django")
+    arguments = ("--state-file", state, f"--user=billing:{KEY}", f"--client={example.TENANT.id}")
+    process, url = spawn("tests.erp.django_server", *arguments)
     try:
         invoice = committed({**config, "url": url})
-        assert DjangoInvoice(example.TENANT, {**config, "url": url}).lookup(example.REFERENCE) == invoice.external_id
     finally:
         process.terminate()
         process.wait(timeout=10)
-    assert json.loads(state.read_text())["invoices"][invoice.external_id]["num_facture"] == example.REFERENCE
+    process, url = spawn("tests.erp.django_server", *arguments)
+    try:
+        assert DjangoInvoice(example.TENANT, {**config, "url": url}).lookup(example.REFERENCE) == invoice.external_id
+        with urllib.request.urlopen(f"{url}/_control/state", timeout=30) as answer:
+            held = json.load(answer)["invoices"]
+        assert [i["num_facture"] for i in held.values()] == [example.REFERENCE]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# The seed's /api/v1/invoice/schema/: (type, default, unique, nullable) of every field it lists.
+SEED_SCHEMA = {
+    "accompte": ("decimal", "0", False, True), "client": ("related", "No default provided.", False, False),
+    "commentaire": ("string", "", False, False), "date_created": ("datetime", "No default provided.", False, True),
+    "date_facture": ("datetime", "No default provided.", False, True),
+    "date_generated": ("datetime", "No default provided.", False, True),
+    "date_paiement": ("datetime", "No default provided.", False, True),
+    "date_sent": ("datetime", "No default provided.", False, True), "delivery": ("string", "email", False, False),
+    "exchange_rate": ("decimal", "1.00", False, False), "extra_bottom": ("string", "", False, False),
+    "extra_top": ("string", "", False, False), "facture_file": ("string", "", False, False),
+    "id_compte": ("integer", 30, False, False), "id_facture": ("string", "", True, False),
+    "id_type_presta": ("integer", "No default provided.", False, True),
+    "invoicerows": ("related", "No default provided.", False, True),
+    "is_envoye": ("integer", "No default provided.", False, True), "is_paye": ("boolean", False, False, True),
+    "num_facture": ("string", "", True, False), "payment_method": ("string", "unknown", False, False),
+    "period": ("string", "monthly", False, False),
+    "periodic_next_deadline": ("datetime", "No default provided.", False, True),
+    "ref_contrat": ("string", "", False, False), "resource_uri": ("string", "No default provided.", False, False),
+    "tax": ("decimal", "19.60", False, False), "transactions": ("related", "No default provided.", False, True),
+    "type_doc": ("string", "facture", False, False), "type_paiement": ("string", "", False, False),
+}  # fmt: skip
+
+
+def test_the_tastypie_application_has_the_seeds_schema(erp: DjangoServer) -> None:
+    request = urllib.request.Request(f"{erp.url}/api/v1/invoice/schema/?username=billing&api_key={KEY}")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        schema = json.load(answer)
+    fields = {k: (v["type"], v["default"], v["unique"], v["nullable"]) for k, v in schema["fields"].items()}
+    assert fields == SEED_SCHEMA
+    assert (schema["default_limit"], schema["default_format"]) == (20, "application/json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -145,47 +144,6 @@ def test_faults(erp: OdooServer, config: dict[str, str]) -> None:
         committed(config)
     assert not isinstance(raised.value, TransientCommitError)
     assert erp.records("account.move") == {}
-
-
-@pytest.mark.parametrize("status", [500, 503, 429])
-def test_http_errors_are_transient(erp: OdooServer, config: dict[str, str], status: int) -> None:
-    erp.fail_next(1, status, match="account.move.create")
-    with pytest.raises(TransientCommitError, match=f"HTTP {status}"):
-        committed(config)
-    assert erp.records("account.move") == {} and move_creations(erp) == 1
-
-
-def test_timeout_is_transient_within_the_configured_timeout(erp: OdooServer, config: dict[str, str]) -> None:
-    erp.hang_next(10, match="account.move.create")
-    began = time.monotonic()
-    with pytest.raises(TransientCommitError, match="timed out after 1 s"):
-        committed(config)
-    assert time.monotonic() - began < 3
-
-
-def test_accepted_then_dropped_is_sent_once_and_found_by_lookup(erp: OdooServer, config: dict[str, str]) -> None:
-    erp.drop_next(match="account.move.create")
-    with pytest.raises(TransientCommitError, match="connection failed"):
-        committed(config)
-    ident, _ = the_move(erp)  # exactly one: xmlrpc.client's silent re-send is disabled
-    assert move_creations(erp) == 1
-    assert OdooInvoice(example.TENANT, config).lookup(example.REFERENCE) == str(ident)
-
-
-def test_connection_refused_is_transient(config: dict[str, str]) -> None:
-    with pytest.raises(TransientCommitError, match="connection failed"):
-        committed({**config, "url": "http://127.0.0.1:9"})
-
-
-def test_lookup(erp: OdooServer, config: dict[str, str]) -> None:
-    adapter = OdooInvoice(example.TENANT, config)
-    assert adapter.lookup(example.REFERENCE) is None
-    invoice = committed(config)
-    assert adapter.lookup(example.REFERENCE) == invoice.external_id
-    assert adapter.lookup(example.REFERENCE.replace("-r1", "-r2")) is None
-    with erp.lock:  # a cancelled invoice does not count
-        erp.state["records"]["account.move"][invoice.external_id]["state"] = "cancel"
-    assert adapter.lookup(example.REFERENCE) is None
 
 
 def test_server_as_a_process(config: dict[str, str], tmp_path: Path) -> None:

@@ -118,6 +118,11 @@ class ContractServer(ThreadingHTTPServer):
             os.fsync(handle.fileno())
         os.replace(temporary, self.state_file)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The stored state, as ``GET /_control/state`` answers it."""
+        with self.lock:
+            return json.loads(json.dumps(self.state))
+
     def received(self, match: str) -> bool:
         """Whether a request whose key contains ``match`` has arrived."""
         with self.lock:
@@ -235,8 +240,7 @@ class ContractHandler(BaseHTTPRequestHandler):
     def _control(self, method: str, body: bytes) -> Reply:
         server = self.server
         if method == "GET":
-            with server.lock:
-                return Reply.json(200, server.state)
+            return Reply.json(200, server.snapshot())
         order = json.loads(body or b"{}")
         if order.get("clear"):
             server.plan.clear()

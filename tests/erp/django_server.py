@@ -1,14 +1,11 @@
-"""A contract server of seed 001's Django tastypie invoice API.
+"""Seed 001's Django tastypie invoice API: the real application, behind a fault-injecting proxy.
 
-``/api/v1/invoice/`` with tastypie's ApiKey authentication (``username`` and
-``api_key`` query parameters, or ``Authorization: ApiKey user:key``; 401 with
-an empty body otherwise), list paging (``meta``/``objects``, ``limit`` default
-20, ``offset``), filtering on ``num_facture``, a detail view, and creation:
-201 with an empty body and ``Location``. Validation answers as tastypie does:
-400 ``{"error": ...}`` for an unknown client URI or a bad value, 400
-``{"invoice": {field: [messages]}}`` for model validation (``num_facture``
-required and unique). Decimals are stored as the model's DecimalFields would:
-``qtt`` with 2 decimals, ``prix_ht`` 5, ``tax`` 2, rounded half-even as Django does.
+The API itself is ``tests.erp.seed001``, a Django + django-tastypie application built from the
+seed's schema (tastypie's own ApiKeyAuthentication, paging, filtering, validation, 201/Location
+and error bodies), started as a process of its own on an SQLite file. This module puts the
+contract servers' fault injection (``tests.erp.base``) in front of it: each request meets its
+planned fault (a 503, a hang, a drop after the API did the work, a redirect), then goes through
+to tastypie unchanged.
 
     python -m tests.erp.django_server --port 8000 --state-file /tmp/django.json \
         --user billing:KEY --client acme
@@ -17,163 +14,35 @@ required and unique). Decimals are stored as the model's DecimalFields would:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import http.client
 import json
-import re
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+import os
+import secrets
+import subprocess
+import tempfile
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-from tests.erp.base import ContractHandler, ContractServer, Reply, main
+from tests.erp.base import ContractHandler, ContractServer, Reply, main, spawn
 
-CLIENT_URI = re.compile(r"^/api/v1/client/([^/]+)/$")
-DETAIL = re.compile(r"^/api/v1/invoice/(\d+)/$")
-
-
-class BadRequest(Exception):
-    def __init__(self, document: dict[str, Any]) -> None:
-        super().__init__(document)
-        self.document = document
+FORWARDED = ("Authorization", "Content-Type", "Accept")
+RETURNED = ("Content-Type", "Location", "Retry-After")
 
 
-def decimal(value: Any, field: str, places: int) -> str:
-    try:
-        number = Decimal(str(value)) if not isinstance(value, bool) else None
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        raise BadRequest({"error": f"Invalid decimal string given for '{field}': {value!r}"})
-    return str(number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
-
-
-class DjangoHandler(ContractHandler):
+class ProxyHandler(ContractHandler):
     server: DjangoServer
 
     def route(self, method: str, path: str, query: dict[str, str], body: bytes) -> Reply:
-        if not path.startswith("/api/v1/invoice/"):
-            return Reply(404, b"<h1>Not Found</h1>", {"Content-Type": "text/html"})
-        if not self._authenticated(query):
-            return Reply(401)
-        try:
-            if method == "POST" and path == "/api/v1/invoice/":
-                return self._create(body)
-            if method == "GET" and path == "/api/v1/invoice/":
-                return self._list(query)
-            match = DETAIL.match(path)
-            if method == "GET" and match:
-                with self.server.lock:
-                    invoice = self.server.state["invoices"].get(match.group(1))
-                return Reply.json(200, invoice) if invoice else Reply(404, b"", {"Content-Type": "text/html"})
-        except BadRequest as exc:
-            return Reply.json(400, exc.document)
-        return Reply(405)
-
-    def _authenticated(self, query: dict[str, str]) -> bool:
-        username, key = query.get("username"), query.get("api_key")
-        header = self.headers.get("Authorization", "")
-        if header.startswith("ApiKey ") and ":" in header:
-            username, _, key = header[len("ApiKey ") :].partition(":")
-        return bool(username) and self.server.users.get(username or "") == key
-
-    def _list(self, query: dict[str, str]) -> Reply:
-        limit = int(query.get("limit") or 20)
-        offset = int(query.get("offset") or 0)
-        with self.server.lock:
-            invoices = [self.server.state["invoices"][k] for k in sorted(self.server.state["invoices"], key=int)]
-        if "num_facture" in query:
-            if not self.server.filtering:
-                raise BadRequest({"error": "The 'num_facture' field does not allow filtering."})
-            invoices = [i for i in invoices if i["num_facture"] == query["num_facture"]]
-        page = invoices[offset : offset + limit]
-        following = {**query, "offset": str(offset + limit), "limit": str(limit)}
-        preceding = {**query, "offset": str(max(offset - limit, 0)), "limit": str(limit)}
-        meta = {
-            "limit": limit,
-            "next": f"/api/v1/invoice/?{urlencode(following)}" if offset + limit < len(invoices) else None,
-            "offset": offset,
-            "previous": f"/api/v1/invoice/?{urlencode(preceding)}" if offset > 0 else None,
-            "total_count": len(invoices),
-        }
-        return Reply.json(200, {"meta": meta, "objects": page})
-
-    def _create(self, body: bytes) -> Reply:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise BadRequest({"error": "Unable to parse the request body as JSON."}) from None
-        if not isinstance(data, dict):
-            raise BadRequest({"error": "The request body must be a JSON object."})
-        client = str(data.get("client") or "")
-        match = CLIENT_URI.match(urlsplit(client).path)
-        if not match or match.group(1) not in self.server.clients:
-            raise BadRequest({"error": f"Could not find the provided object via resource URI '{client}'."})
-        date = str(data.get("date_facture") or "")
-        try:
-            dt.datetime.fromisoformat(date)
-        except ValueError:
-            raise BadRequest(
-                {"error": f"Datetime provided to 'date_facture' field doesn't appear to be a valid datetime: '{date}'"}
-            ) from None
-        rows_in = data.get("invoicerows") or []
-        if not isinstance(rows_in, list) or not all(isinstance(r, dict) for r in rows_in):
-            raise BadRequest({"error": "invoicerows must be a list of invoice rows."})
-        errors: dict[str, list[str]] = {}
-        for index, row in enumerate(rows_in):
-            for field in ("prix_ht", "qtt"):
-                if row.get(field) in (None, ""):
-                    errors[f"invoicerows.{index}.{field}"] = ["This field is required."]
-        if errors:
-            raise BadRequest({"invoice": errors})
-        values = [(decimal(r["prix_ht"], "prix_ht", 5), decimal(r["qtt"], "qtt", 2)) for r in rows_in]
-        tax = decimal(data.get("tax", "19.60"), "tax", 2)
-        accompte = decimal(data.get("accompte", "0"), "accompte", 4)
-        number = str(data.get("num_facture") or "")
-        with self.server.lock:
-            state = self.server.state
-            if not number:
-                errors["num_facture"] = ["This field is required."]
-            elif any(i["num_facture"] == number for i in state["invoices"].values()):
-                errors["num_facture"] = ["Invoice with this Num facture already exists."]
-            if errors:
-                raise BadRequest({"invoice": errors})
-            ident = str(state["next_id"])
-            uri = f"/api/v1/invoice/{ident}/"
-            rows = []
-            for row, (price, quantity) in zip(rows_in, values, strict=True):
-                line = str(state["next_row"])
-                state["next_row"] += 1
-                rows.append(
-                    {
-                        "description": str(row.get("description") or ""),
-                        "id_facture": uri,
-                        "id_facture_ligne": line,
-                        "ordre": row.get("ordre"),
-                        "prix_ht": price,
-                        "qtt": quantity,
-                        "resource_uri": f"/api/v1/invoicerows/{line}/",
-                    }
-                )
-            state["invoices"][ident] = {
-                "accompte": accompte,
-                "client": client,
-                "date_created": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat(),
-                "date_facture": date,
-                "id_facture": ident,
-                "invoicerows": rows,
-                "num_facture": number,
-                "resource_uri": uri,
-                "tax": tax,
-                "type_doc": str(data.get("type_doc") or "facture"),
-            }
-            state["next_id"] += 1
-            self.server.save()
-        headers = {"Content-Type": "text/html; charset=utf-8"}
-        if self.server.location:
-            headers["Location"] = f"{self.server.url}{uri}"
-        return Reply(201, b"", headers)
+        headers = {name: self.headers[name] for name in FORWARDED if self.headers.get(name)}
+        status, answer, returned = self.server.forward(method, self.path, body, headers)
+        if not self.server.location:
+            returned.pop("Location", None)
+        return Reply(status, answer, returned)
 
 
 class DjangoServer(ContractServer):
+    """The tastypie application (a child process) and this proxy in front of it."""
+
     def __init__(
         self,
         port: int = 0,
@@ -183,15 +52,58 @@ class DjangoServer(ContractServer):
         filtering: bool = True,
         location: bool = True,
     ) -> None:
-        super().__init__(DjangoHandler, port, state_file, {"next_id": 1, "next_row": 1, "invoices": {}})
+        super().__init__(ProxyHandler, port, None, {})
         self.location = location  # False: a 201 without Location, as some tastypie setups answer
         self.users = users if users is not None else {"billing": "KEY"}
-        self.clients = clients if clients is not None else {"1"}
-        self.filtering = filtering
+        self._scratch = None if state_file else tempfile.mkdtemp(prefix="seed001-")
+        self.database = f"{state_file}.sqlite3" if state_file else os.path.join(str(self._scratch), "api.sqlite3")
+        self._inspector = f"inspector:{secrets.token_hex(16)}"  # reads every invoice for the tests
+        arguments = ["--database", self.database, "--user", self._inspector]
+        for name, key in self.users.items():
+            arguments += ["--user", f"{name}:{key}"]
+        for client in sorted(clients if clients is not None else {"1"}):
+            arguments += ["--client", client]
+        self.backend, upstream = spawn(
+            "tests.erp.seed001.serve", *arguments, *([] if filtering else ["--no-filtering"])
+        )
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+
+    def forward(
+        self, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        connection = http.client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            connection.request(method, target, body=body or None, headers=headers)
+            response = connection.getresponse()
+            returned = {name: value for name in RETURNED if (value := response.getheader(name))}
+            return response.status, response.read(), returned
+        finally:
+            connection.close()
 
     def invoices(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [json.loads(json.dumps(i)) for i in self.state["invoices"].values()]
+        """Every invoice the API holds, as tastypie lists them (rows nested)."""
+        name, _, key = self._inspector.partition(":")
+        status, body, _ = self.forward(
+            "GET", "/api/v1/invoice/?limit=0", b"", {"Authorization": f"ApiKey {name}:{key}"}
+        )
+        assert status == 200, body
+        return list(json.loads(body)["objects"])
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"invoices": {invoice["id_facture"]: invoice for invoice in self.invoices()}}
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.backend.terminate()
+        try:
+            self.backend.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.backend.kill()
+        if self._scratch:
+            for name in os.listdir(self._scratch):
+                os.unlink(os.path.join(self._scratch, name))
+            os.rmdir(self._scratch)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -207,4 +119,4 @@ def _server(args: argparse.Namespace) -> DjangoServer:
 
 
 if __name__ == "__main__":
-    main(None, "Seed 001 Django tastypie invoice API", _arguments, _server)
+    main(None, "Seed 001 Django tastypie invoice API, with fault injection", _arguments, _server)

@@ -1,0 +1,1 @@
+"""Contract suites: every adapter and every collector held to the same promises."""

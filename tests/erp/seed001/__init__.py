@@ -1,0 +1,1 @@
+"""Seed 001's invoice API as a real Django + django-tastypie application (see ``serve``)."""
