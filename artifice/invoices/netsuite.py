@@ -43,7 +43,6 @@ reconcile it.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -51,7 +50,7 @@ from typing import Any, ClassVar
 from artifice.exceptions import CannotLookUp, ConfigError, PricingError, TransientCommitError
 from artifice.invoices import erp_http
 from artifice.invoices.base import Item, LineValue
-from artifice.invoices.rates import RatedInvoice
+from artifice.invoices.rates import RatedInvoice, read_rows
 from artifice.invoices.settings import Days, Flag, HttpSettings, RatedSettings, Secret, Text
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
@@ -69,13 +68,8 @@ class NetSuiteSettings(HttpSettings, RatedSettings):
 
 def read_mapping(path: str, key: str, value: str) -> dict[str, int]:
     """A two-column CSV file with header ``key,value``; values are NetSuite ids (integers)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
     mapping: dict[str, int] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in enumerate(read_rows(path), start=2):
         name, ident = (row.get(key) or "").strip(), (row.get(value) or "").strip()
         if not name or not ident.isdigit():
             raise ConfigError(f"{path} line {number}: expected {key},{value} with a numeric {value}")

@@ -16,6 +16,17 @@ from artifice.invoices.base import Invoice, Item, LineValue
 COLUMNS = ("datacenter", "service", "unit", "price", "currency")
 
 
+def read_rows(path: str, what: str = "") -> list[dict[str, str]]:
+    """The rows of an adapter's CSV settings file (rates, customers, products) by header; ConfigError if unreadable."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ConfigError(f"{what}{path}: {exc.strerror or exc}") from exc
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}{path}: not a CSV file: {exc}") from exc
+
+
 @dataclasses.dataclass(frozen=True)
 class Rate:
     unit: str
@@ -30,13 +41,7 @@ class RateTable:
 
     @classmethod
     def load(cls, path: str) -> RateTable:
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-        except OSError as exc:
-            raise ConfigError(f"rates file {path}: {exc.strerror or exc}") from exc
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ConfigError(f"rates file {path}: not a CSV file: {exc}") from exc
+        rows = read_rows(path, "rates file ")
         rates: dict[tuple[str, str], Rate] = {}
         for number, row in enumerate(rows, start=2):
             missing = [c for c in COLUMNS if not (row.get(c) or "").strip()]

@@ -30,20 +30,23 @@ class NumberForm(forms.ModelForm):
         fields = ("num_facture",)
 
 
+class Protected:
+    """Every resource: tastypie's ApiKeyAuthentication; any authenticated user may read and write."""
+
+    authentication = ApiKeyAuthentication()
+    authorization = Authorization()
+
+
 class ClientResource(ModelResource):
-    class Meta:
+    class Meta(Protected):
         queryset = Client.objects.all()
         resource_name = "client"
-        authentication = ApiKeyAuthentication()
-        authorization = Authorization()
 
 
 class TransactionResource(ModelResource):
-    class Meta:
+    class Meta(Protected):
         queryset = InvoiceTransaction.objects.all()
         resource_name = "transactions"
-        authentication = ApiKeyAuthentication()
-        authorization = Authorization()
 
 
 class InvoiceRowResource(ModelResource):
@@ -51,11 +54,9 @@ class InvoiceRowResource(ModelResource):
     id_facture_ligne = fields.CharField(attribute="id_facture_ligne", readonly=True, unique=True)
     id_facture = fields.ToOneField("tests.erp.seed001.invoicing.api.InvoiceResource", "id_facture")
 
-    class Meta:
+    class Meta(Protected):
         queryset = InvoiceRow.objects.all()
         resource_name = "invoicerows"
-        authentication = ApiKeyAuthentication()
-        authorization = Authorization()
 
 
 class InvoiceResource(ModelResource):
@@ -64,11 +65,9 @@ class InvoiceResource(ModelResource):
     invoicerows = fields.ToManyField(InvoiceRowResource, "invoicerows", related_name="id_facture", full=True, null=True)
     transactions = fields.ToManyField(TransactionResource, "transactions", null=True)
 
-    class Meta:
+    class Meta(Protected):
         queryset = Invoice.objects.all()
         resource_name = "invoice"
-        authentication = ApiKeyAuthentication()
-        authorization = Authorization()
         validation = FormValidation(form_class=NumberForm)
         filtering = FILTERING
         max_limit = None
