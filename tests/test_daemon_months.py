@@ -174,7 +174,7 @@ def test_a_tenant_whose_month_failed_is_billed_on_a_later_pass(tmp_path: Path, d
         try:
             wait_until(lambda: states(database).get(("beta", "2026-10")) == "failed", 60, "beta's October to fail")
             assert states(database)[("alpha", "2026-10")] == "committed"
-            erp.clients.add("beta")  # the customer now exists in the ERP
+            erp.add_client("beta")  # the customer now exists in the ERP
             erp.fail_next(count=2, status=503, match="POST")  # and alpha's November meets an ERP that is down
             clock.move(DECEMBER_5)  # November is due now
             wait_until(lambda: len(committed(database)) == 4, 90, "every tenant-month")
@@ -431,7 +431,7 @@ retry_wait = 0.1
             wait_until(lambda: states(database).get(("gamma", "2026-09")) == "failed", 60, "gamma's September")
             status = lags(conf, clock)
             assert status["alpha"] == status["beta"] == "0" and status["gamma"] == "1", status  # the truth
-            erp.clients.add("gamma")
+            erp.add_client("gamma")
             erp.fail_next(count=6, status=503, match="POST")  # the ERP is down for a pass
             clock.move("2026-11-05T12:00:00+00:00")  # October is due
             wait_until(lambda: len(committed(database)) == 6, 90, "September and October")

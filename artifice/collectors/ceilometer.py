@@ -27,6 +27,7 @@ from oslo_config import cfg
 
 from artifice import openstack
 from artifice.collectors.api import ApiCollector
+from artifice.collectors.base import conform
 from artifice.collectors.ceilometer_format import samples_frame
 from artifice.exceptions import CollectionError
 from artifice.model import Tenant
@@ -88,7 +89,8 @@ class CeilometerCollector(ApiCollector):
                     start = window.start - pd.Timedelta(seconds=lead_in)
                     rows = self._samples(region, tenant_id, meter, Window(start, window.end))
                 frames.append(samples_frame(rows, region))
-        return pd.concat(frames, ignore_index=True) if frames else samples_frame([], "")
+        # concat turns categoricals whose categories differ into plain strings: conform them back
+        return conform(pd.concat(frames, ignore_index=True)) if frames else samples_frame([], "")
 
     def _call(self, region: str, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         manager_name, _, function_name = method.partition(".")

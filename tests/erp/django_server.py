@@ -68,6 +68,7 @@ class DjangoServer(ContractServer):
         )
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._final: list[dict[str, Any]] | None = None  # what the API held when it stopped
 
     def forward(
         self, method: str, target: str, body: bytes, headers: dict[str, str]
@@ -82,19 +83,31 @@ class DjangoServer(ContractServer):
             connection.close()
 
     def invoices(self) -> list[dict[str, Any]]:
-        """Every invoice the API holds, as tastypie lists them (rows nested)."""
-        name, _, key = self._inspector.partition(":")
-        status, body, _ = self.forward(
-            "GET", "/api/v1/invoice/?limit=0", b"", {"Authorization": f"ApiKey {name}:{key}"}
-        )
+        """Every invoice the API holds, as tastypie lists them (rows nested); after ``stop``, as it held them."""
+        if self._final is not None:
+            return json.loads(json.dumps(self._final))
+        status, body, _ = self.forward("GET", "/api/v1/invoice/?limit=0", b"", self._as_inspector())
         assert status == 200, body
         return list(json.loads(body)["objects"])
+
+    def add_client(self, ident: str) -> None:
+        """Create a client (a customer of the ERP) through the API."""
+        document = json.dumps({"id": ident, "name": ident}).encode()
+        headers = {**self._as_inspector(), "Content-Type": "application/json"}
+        status, body, _ = self.forward("POST", "/api/v1/client/", document, headers)
+        assert status == 201, body
+
+    def _as_inspector(self) -> dict[str, str]:
+        name, _, key = self._inspector.partition(":")
+        return {"Authorization": f"ApiKey {name}:{key}"}
 
     def snapshot(self) -> dict[str, Any]:
         return {"invoices": {invoice["id_facture"]: invoice for invoice in self.invoices()}}
 
     def server_close(self) -> None:
         super().server_close()
+        if self.backend.poll() is None:
+            self._final = self.invoices()
         self.backend.terminate()
         try:
             self.backend.wait(timeout=10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import call_command
 
     django.setup()
+    logging.getLogger("django").handlers[:] = [logging.NullHandler()]  # 4xx answers are the tests' business
+    logging.getLogger("django").propagate = False
     call_command("migrate", run_syncdb=True, verbosity=0)
     _provision(args.user, args.client)
     from django.core.wsgi import get_wsgi_application
