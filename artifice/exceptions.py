@@ -8,6 +8,8 @@ exit non-zero. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 
 class ArtificeError(Exception):
@@ -81,13 +83,23 @@ _QUERY = re.compile(r"(with url: [^\s?]*)\?\S*")
 _PEER = re.compile(r"host='([^']+)', port=(\d+)")
 
 
-def describe(exc: BaseException, limit: int = 300) -> str:
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each secret, as is or URL-encoded, replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            for form in (secret, quote(secret, safe=""), quote_plus(secret, safe="")):
+                text = text.replace(form, "***")
+    return text
+
+
+def describe(exc: BaseException, limit: int = 300, secrets: Iterable[str] = ()) -> str:
     """A low-level error in one line, its cause first: ``connection refused (erp.example:443)``.
 
     requests and urllib3 bury the operating system's reason at the end of a long repr; where it
     is there, it is what is said, with the peer. Anything else is its text, cut at ``limit``.
+    ``secrets`` are masked before anything is cut or joined, so no part of one survives.
     """
-    text = " ".join(str(exc).split())
+    text = " ".join(mask(str(exc), secrets).split())
     reason = _OS_REASON.search(text)
     if reason:
         peer = _PEER.search(text)

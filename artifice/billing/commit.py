@@ -23,12 +23,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Generator
+import re
+from collections.abc import Callable, Generator, Mapping
 
 from oslo_config import cfg
 
 from artifice import model
-from artifice.exceptions import ArtificeError, CannotLookUp, CommitError, NotSent, TransientCommitError, WindowConflict
+from artifice.exceptions import (
+    ArtificeError,
+    CannotLookUp,
+    CommitError,
+    NotSent,
+    TransientCommitError,
+    WindowConflict,
+    describe,
+)
 from artifice.invoices.base import Invoice
 from artifice.model import Claimed
 from artifice.store.windows import WindowStore
@@ -85,8 +94,28 @@ def look_up(invoice: Invoice, reference: str) -> str | None:
     except ArtificeError:
         raise
     except Exception as exc:  # an adapter's bug or an answer it could not read: it could not tell
-        raise TransientCommitError(f"looking {reference} up failed: {exc.__class__.__name__}: {exc}") from exc
-    return None if found in (None, "") else str(found)
+        raise TransientCommitError(f"looking {reference} up failed: {safe_text(invoice, exc)}") from exc
+    if found is None:
+        return None
+    if isinstance(found, bool) or not isinstance(found, (str, int)) or not str(found).strip():
+        # [] or False is no "not found": only None says that; anything else, nobody can tell
+        raise TransientCommitError(
+            f"adapter {type(invoice).__name__}: lookup({reference}) answered {found!r}, neither an ERP id nor None"
+        )
+    return str(found)
+
+
+SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
+
+
+def safe_text(adapter: object, exc: BaseException) -> str:
+    """``Type: text`` of an exception an adapter let through, in one line, with no query string and no
+    value of its config (``adapter.config``, or ``adapter`` itself when it is the section) whose key names
+    a secret (``password``, ``api_key``, ``token``...)."""
+    config = adapter if isinstance(adapter, Mapping) else getattr(adapter, "config", None)
+    items = config.items() if isinstance(config, Mapping) else ()
+    secrets = [str(value) for key, value in items if SECRET_KEY.search(str(key)) and str(value).strip()]
+    return f"{exc.__class__.__name__}: {describe(exc, secrets=secrets)}" if str(exc) else repr(exc)
 
 
 def send(
@@ -204,7 +233,7 @@ def _out_of_retries(
 
 def _interrupted(store: WindowStore, claimed: Claimed, invoice: Invoice, exc: BaseException) -> None:
     """commit() raised something else (an adapter's bug, Ctrl-C): its outcome is unknown."""
-    what = f"commit interrupted: {exc.__class__.__name__}: {exc}" if str(exc) else f"commit interrupted: {exc!r}"
+    what = f"commit interrupted: {safe_text(invoice, exc)}"
     if invoice.can_look_up:
         store.release(claimed, what)
     else:

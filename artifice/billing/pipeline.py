@@ -23,7 +23,7 @@ from oslo_config import cfg
 from artifice import config, model, tenants
 from artifice.billing.adjustments import rebill_lines
 from artifice.billing.batch import BatchReader
-from artifice.billing.commit import CommitPolicy
+from artifice.billing.commit import CommitPolicy, safe_text
 from artifice.billing.plugins import load_plugins, plugin_lines
 from artifice.billing.pricing import invoice_total, price_lines
 from artifice.billing.run import BillingRun, Job, drive, fill
@@ -201,9 +201,8 @@ class Pipeline:
         except ArtificeError:
             raise
         except Exception as exc:
-            raise CommitError(
-                f"invoice adapter {self.adapter_name} failed to start: {exc.__class__.__name__}: {exc}"
-            ) from exc
+            failure = safe_text(section, exc)
+            raise CommitError(f"invoice adapter {self.adapter_name} failed to start: {failure}") from exc
         invoice.period = window
         invoice.reference = reference
         return invoice

@@ -19,11 +19,12 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Generator
+from typing import Any
 
 from artifice import failpoints, model
 from artifice.billing import commit
 from artifice.billing.lease import LeaseKeeper
-from artifice.exceptions import ArtificeError, LostWindow
+from artifice.exceptions import ArtificeError, LostWindow, PricingError
 from artifice.invoices.base import Invoice
 from artifice.model import Claimed, LineValue, PricedLine, Tenant
 from artifice.store.windows import WindowStore
@@ -124,13 +125,27 @@ def drive(run: BillingRun) -> None:
 
 
 def fill(invoice: Invoice, lines: list[PricedLine], currency: str) -> None:
-    """Give the adapter every line, a section per datacenter (where it refuses what it cannot bill)."""
+    """Give the adapter every line, a section per datacenter (where it refuses what it cannot bill).
+
+    An adapter's own failure here (not an ArtificeError) is a PricingError naming the call: nothing was sent.
+    """
     for datacenter in sorted({line.datacenter for line in lines}):
-        invoice.add_section(datacenter)
+        _adapter_call(invoice, f"add_section({datacenter!r})", invoice.add_section, datacenter)
         for line in (x for x in lines if x.datacenter == datacenter):
             value = LineValue(line.quantity, line.unit, line.unit_price, line.amount, currency, line.category,
                               line.item_type, line.description or line.service)  # fmt: skip
-            invoice.add_line((datacenter, line.service, value))
+            call = f"add_line({datacenter!r}, {line.service!r})"
+            _adapter_call(invoice, call, invoice.add_line, (datacenter, line.service, value))
+
+
+def _adapter_call(invoice: Invoice, what: str, method: Callable[[Any], None], argument: Any) -> None:
+    try:
+        method(argument)
+    except ArtificeError:
+        raise
+    except Exception as exc:
+        failure = commit.safe_text(invoice, exc)
+        raise PricingError(f"adapter {type(invoice).__name__}: {what} failed: {failure}") from exc
 
 
 def describe(exc: BaseException) -> str:

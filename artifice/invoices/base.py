@@ -97,7 +97,8 @@ class Invoice:
         return type(self).lookup is not Invoice.lookup
 
     def lookup(self, reference: str) -> str | None:
-        """The ERP's id of the invoice sent with ``reference``, or None if the ERP has none.
+        """The ERP's id (a non-empty ``str`` or an ``int``) of the invoice sent with ``reference``, or None
+        if the ERP has none. Only None means "not there": any other answer is refused as unreadable.
 
         Must match ``reference`` exactly (an ERP that ignores a filter lists other invoices too).
         Raise ``TransientCommitError`` when the ERP cannot be asked now, ``CommitError`` when it

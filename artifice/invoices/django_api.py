@@ -12,6 +12,7 @@ Config (its ``[invoice:object]`` section)::
     price_decimals = 5                              # decimals the ERP stores for ``prix_ht``
     timeout = 30                                    # read timeout, seconds
     connect_timeout = (timeout)                     # connect timeout, seconds
+    ca_file =                                       # CA bundle of the ERP's certificate; default: the system's
 
 ``commit()`` POSTs ``{url}/api/v1/invoice/`` with ``num_facture`` set to the
 invoice reference (unique in the seed's schema) and one ``invoicerows`` entry
@@ -34,11 +35,13 @@ filtering on ``num_facture`` answers 400, raised as a CommitError).
 from __future__ import annotations
 
 import json
-from decimal import Decimal
-from typing import Any, ClassVar
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from artifice.exceptions import ArtificeError, ConfigError, TransientCommitError
+from pydantic import Field
+
+from artifice.exceptions import ArtificeError, CommitError, ConfigError, TransientCommitError
 from artifice.invoices import erp_http
 from artifice.invoices.base import LineValue
 from artifice.invoices.rates import RatedInvoice
@@ -52,7 +55,7 @@ class DjangoSettings(HttpSettings, RatedSettings):
     username: Text
     api_key: Secret
     client_uri_template: Text = "/api/v1/client/{tenant}/"
-    tax_rate: Amount = Decimal(0)
+    tax_rate: Annotated[Amount, Field(max_digits=5, decimal_places=2)] = Decimal(0)  # the seed's decimal(5,2)
     quantity_decimals: Places = 2
     price_decimals: Places = 5
 
@@ -65,9 +68,7 @@ class DjangoInvoice(RatedInvoice):
         # tastypie's ApiKeyAuthentication also takes the key as query parameters, as the seed shows;
         # the header keeps it out of every logged request line (urllib3 logs the URL at DEBUG).
         api_key = settings.api_key.get_secret_value()
-        self.send = erp_http.Sender(
-            settings.timeouts, {"Authorization": f"ApiKey {settings.username}:{api_key}"}, (api_key,)
-        )
+        self.send = erp_http.Sender.of(settings, {"Authorization": f"ApiKey {settings.username}:{api_key}"}, [api_key])
         template = settings.client_uri_template
         try:
             self.client_uri = template.format(tenant=tenant, tenant_name=getattr(tenant, "name", ""))
@@ -114,9 +115,14 @@ class DjangoInvoice(RatedInvoice):
             raise TransientCommitError(where)
 
     def lookup(self, reference: str) -> str | None:
-        """The ERP id (``id_facture``) of the invoice whose ``num_facture`` is ``reference``, or None."""
+        """The ERP id (``id_facture``) of the invoice whose ``num_facture`` is ``reference``, or None.
+
+        When this adapter holds the invoice's lines (a retry, a resumed run), the invoice found must hold
+        them all: tastypie saves an invoice before its rows, outside one transaction, so a failure between
+        the two leaves a part of it; that is a CommitError for an operator, never "committed".
+        """
         url = self.url + INVOICES
-        offset = 0
+        offset, pages = 0, 0
         while True:
             response = self.send("GET", url, ok=(200,), params={"num_facture": reference, "offset": str(offset)})
             try:
@@ -124,12 +130,34 @@ class DjangoInvoice(RatedInvoice):
                 objects, meta = list(page["objects"]), dict(page.get("meta") or {})
                 for invoice in objects:
                     if isinstance(invoice, dict) and invoice.get("num_facture") == reference:
+                        self._check_complete(invoice)
                         return _invoice_id(invoice)
                 if not meta.get("next") or not objects:
                     return None
-                offset = int(meta.get("offset") or offset) + len(objects)
+                pages += 1
+                total = int(meta.get("total_count") or 0)
+                if int(meta.get("offset") or 0) != offset or pages * len(objects) > max(total, len(objects)):
+                    raise TransientCommitError(f"GET {erp_http.safe_url(url)}: the API does not page as tastypie does")
+                offset += len(objects)
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise TransientCommitError(f"GET {erp_http.safe_url(url)}: answer is not a tastypie list") from None
+
+    def _check_complete(self, found: dict[str, Any]) -> None:
+        if not self.sections:
+            return
+        expected = self.document()["invoicerows"]
+        rows = found.get("invoicerows") or []
+        held = sum((_amount(r["qtt"], r["prix_ht"]) for r in rows), Decimal(0))
+        wanted = sum((_amount(r["qtt"], r["prix_ht"]) for r in expected), Decimal(0))
+        if len(rows) != len(expected) or held != wanted:
+            raise CommitError(
+                f"the ERP holds {found.get('num_facture')} as invoice {_invoice_id(found)} with {len(rows)} of "
+                f"{len(expected)} rows ({held} of {wanted}): it was saved in part; complete or delete it there"
+            )
+
+
+def _amount(quantity: Any, price: Any) -> Decimal:
+    return (Decimal(str(quantity)) * Decimal(str(price))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _invoice_id(invoice: dict[str, Any]) -> str | None:

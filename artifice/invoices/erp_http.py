@@ -15,19 +15,21 @@ is masked, so an API key never reaches a log or the billing database.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Mapping
+import ssl
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
 
 from artifice.exactjson import dumps, plain
-from artifice.exceptions import CommitError, ConfigError, NotSent, TransientCommitError, describe
+from artifice.exceptions import CommitError, ConfigError, NotSent, TransientCommitError, describe, mask
+from artifice.invoices.settings import HttpSettings
 from artifice.model import LineValue
 
-__all__ = ["dumps", "plain"]  # re-exported for the adapters
+__all__ = ["dumps", "mask", "plain"]  # re-exported for the adapters
 
 
 def safe_url(url: str) -> str:
@@ -41,15 +43,6 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each secret, as is or URL-encoded, replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            for form in (secret, quote(secret, safe=""), quote_plus(secret, safe="")):
-                text = text.replace(form, "***")
-    return text
-
-
 def send(
     method: str,
     url: str,
@@ -60,6 +53,7 @@ def send(
     headers: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
     content_type: str = "application/json",
+    verify: str | bool = True,
 ) -> requests.Response:
     """Send one request once; return any response below 500 except 429, raise for the rest."""
     secrets = tuple(secrets)
@@ -77,6 +71,7 @@ def send(
                 headers=all_headers,
                 timeout=timeout,
                 allow_redirects=False,
+                verify=verify,
             )
     except requests.ConnectTimeout:
         raise NotSent(f"{where}: timed out after {timeout[0]:g} s connecting") from None
@@ -85,11 +80,11 @@ def send(
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
         raise ConfigError(f"[invoice:object] url: cannot send {where}: not a usable http(s) URL") from None
     except requests.RequestException as exc:  # connection refused, reset, dropped without an answer
-        detail = mask(describe(exc.__context__ or exc), secrets)
+        detail = describe(exc.__context__ or exc, secrets=secrets)
         error = NotSent if _never_connected(exc) else TransientCommitError
         raise error(f"{where}: connection failed: {detail}") from None
     if response.status_code >= 500 or response.status_code == 429:
-        text = mask(error_text(response), secrets)
+        text = error_text(response, secrets)
         error = NotSent if response.status_code == 429 else TransientCommitError  # 429: not handled, try later
         raise error(f"{where}: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
     return response
@@ -102,6 +97,12 @@ class Sender:
     timeout: tuple[float, float]
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     secrets: tuple[str, ...] = ()
+    verify: str | bool = True  # a CA bundle's path, or True: certifi's
+
+    @classmethod
+    def of(cls, settings: HttpSettings, headers: Mapping[str, str] | None = None, secrets: Iterable[str] = ()) -> Self:
+        """The sender an adapter's HTTP settings describe (timeouts, CA bundle), with its credentials."""
+        return cls(settings.timeouts, dict(headers or {}), tuple(s for s in secrets if s), settings.verify)
 
     def __call__(
         self,
@@ -123,6 +124,7 @@ class Sender:
             headers=self.headers,
             secrets=self.secrets,
             content_type=content_type,
+            verify=self.verify,
         )
         if response.status_code not in ok:
             raise refuse(method, response, self.secrets)
@@ -133,12 +135,24 @@ class Sender:
 
 
 def _never_connected(exc: requests.RequestException) -> bool:
-    """True when no connection was made, so nothing was sent (refused, no route, unknown host, or a TLS
-    handshake that failed: requests sends nothing before the handshake is done)."""
+    """True when no connection was made, so nothing was sent (refused, no route, unknown host, or a
+    certificate refused during the handshake). Any other TLS error may come while the answer is read,
+    after the ERP got the request: its outcome is unknown."""
     if isinstance(exc, requests.exceptions.SSLError):
-        return True
+        return any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _causes(exc))
     reason = getattr(exc.args[0] if exc.args else None, "reason", None)
     return isinstance(exc, requests.ConnectionError) and isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (urllib3 keeps the cause in ``reason`` and ``args``), a few levels deep."""
+    seen, pending = 0, [exc]
+    while pending and seen < 12:
+        current = pending.pop()
+        seen += 1
+        yield current
+        wrapped = [getattr(current, "reason", None), current.__cause__, *list(current.args)[:1]]
+        pending += [w for w in wrapped if isinstance(w, BaseException)]
 
 
 def refuse(method: str, response: requests.Response, secrets: Iterable[str] = ()) -> CommitError:
@@ -147,20 +161,24 @@ def refuse(method: str, response: requests.Response, secrets: Iterable[str] = ()
     A 4xx is a refusal (CommitError: nothing was done). A redirect is not one: an ERP may answer
     303 See Other once it has created the invoice, so it is an unknown outcome (TransientCommitError).
     """
-    text = mask(error_text(response), secrets)
+    text = error_text(response, secrets)
     where = f"{method} {safe_url(response.url)}"
     if 300 <= response.status_code < 400:
         return TransientCommitError(f"{where}: HTTP {response.status_code} {response.reason}, not followed".rstrip())
     return CommitError(f"{where} refused: HTTP {response.status_code} {response.reason}: {text}".rstrip(": "))
 
 
-def error_text(response: requests.Response) -> str:
-    """The ERP's error text: JSON errors flattened to ``path: message; ...``, else the body's start."""
+def error_text(response: requests.Response, secrets: Iterable[str] = ()) -> str:
+    """The ERP's error text: JSON errors flattened to ``path: message; ...``, else the body's start.
+
+    Secrets are masked first, before the text is joined or cut (a cut secret would not be recognised).
+    """
     try:
         body = response.json()
     except ValueError:
-        return " ".join(response.text.split())[:500]
-    return "; ".join(f"{path}: {message}" if path else message for path, message in flatten(body))[:2000]
+        return " ".join(mask(response.text, secrets).split())[:500]
+    flat = "; ".join(f"{path}: {message}" if path else message for path, message in flatten(body))
+    return mask(flat, secrets)[:2000]
 
 
 def flatten(value: Any, path: str = "") -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ Config (its ``[invoice:object]`` section)::
     lookup = false                             # see below
     timeout = 30                               # read timeout, seconds
     connect_timeout = (timeout)                # connect timeout, seconds
+    ca_file =                                  # CA bundle of the ERP's certificate; default: the system's
 
 Each line becomes one ``items`` entry: the service's ``product_id``, its
 ``quantity`` and ``price_per_product``, ``region_and_currency``
@@ -51,7 +52,7 @@ from artifice.exceptions import CannotLookUp, ConfigError, PricingError, Transie
 from artifice.invoices import erp_http
 from artifice.invoices.base import Item, LineValue
 from artifice.invoices.rates import RatedInvoice, read_rows
-from artifice.invoices.settings import Days, Flag, HttpSettings, RatedSettings, Secret, Text
+from artifice.invoices.settings import Days, Flag, HttpSettings, Plain, RatedSettings, Secret, Text
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 
@@ -60,7 +61,7 @@ class NetSuiteSettings(HttpSettings, RatedSettings):
     adapter: ClassVar[str] = "netsuite"
     customer_map: Text
     products_file: Text
-    regions: str = ""
+    regions: Plain = ""
     payment_terms_days: Days = 30
     api_token: Secret | None = None
     lookup: Flag = False
@@ -103,7 +104,7 @@ class NetSuiteInvoice(RatedInvoice):
         self.terms = dt.timedelta(days=settings.payment_terms_days)
         self.lookup_enabled = settings.lookup
         token = settings.api_token.get_secret_value() if settings.api_token else ""
-        self.send = erp_http.Sender(settings.timeouts, {"Authorization": f"Bearer {token}"} if token else {}, (token,))
+        self.send = erp_http.Sender.of(settings, {"Authorization": f"Bearer {token}"} if token else {}, [token])
 
     def cost(self, datacenter: str, name: str) -> Decimal:
         self._product(name)  # fail while pricing, not at commit, when a service has no product

@@ -15,6 +15,7 @@ Config (its ``[invoice:object]`` section)::
     price_digits = 2                   # decimals Odoo keeps for price_unit ("Product Price")
     timeout = 30                       # read timeout, seconds
     connect_timeout = (timeout)        # connect timeout, seconds
+    ca_file =                          # CA bundle of the ERP's certificate; default: the system's
 
 ``commit()`` finds the tenant's partner (``res.partner`` whose ``ref`` is the
 Keystone project id, archived ones included) or creates it, named after the
@@ -48,7 +49,6 @@ from __future__ import annotations
 import xmlrpc.client
 from decimal import Decimal
 from typing import Any, ClassVar, Self
-from xml.parsers.expat import ExpatError
 
 from pydantic import model_validator
 
@@ -56,7 +56,7 @@ from artifice.exceptions import ArtificeError, CommitError, PricingError, Transi
 from artifice.invoices import erp_http
 from artifice.invoices.base import Invoice, Item
 from artifice.invoices.rates import RatedInvoice
-from artifice.invoices.settings import Flag, HttpSettings, Places, Secret, Text
+from artifice.invoices.settings import Flag, HttpSettings, Places, Plain, Secret, Text
 
 FAULTS = {2: "user or validation error", 3: "access denied", 4: "access error"}
 
@@ -66,10 +66,10 @@ class OdooSettings(HttpSettings):
     database: Text
     username: Text
     password: Secret
-    rates_file: str = ""
+    rates_file: Plain = ""
     use_products: Flag = False
     prices_from_products: Flag = False
-    currency: str = ""
+    currency: Plain = ""
     quantity_digits: Places = 2
     price_digits: Places = 2
 
@@ -86,7 +86,7 @@ class OdooInvoice(RatedInvoice):
         self.settings = settings = OdooSettings.parse(config)
         self.url = settings.url
         self.password = settings.password.get_secret_value()
-        self.send = erp_http.Sender(settings.timeouts, {}, (self.password,))
+        self.send = erp_http.Sender.of(settings, {}, [self.password])
         self.use_products = settings.prices_from_products or settings.use_products
         if settings.prices_from_products:
             self.currency = settings.currency.upper()
@@ -111,7 +111,7 @@ class OdooInvoice(RatedInvoice):
                 raise TransientCommitError(f"{where}: server error: {text}") from None
             kind = FAULTS.get(fault.faultCode, f"fault {fault.faultCode}") if isinstance(fault.faultCode, int) else ""
             raise CommitError(f"{where} refused ({kind or fault.faultCode}): {text}") from None
-        except (ExpatError, xmlrpc.client.ResponseError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any unreadable answer: what Odoo did is unknown
             raise TransientCommitError(f"{where}: answer is not XML-RPC: {exc.__class__.__name__}") from None
         return result
 
@@ -141,10 +141,13 @@ class OdooInvoice(RatedInvoice):
                 found = self._execute("product.product", "search_read", [domain], {"fields": ["list_price"]})
             except ArtificeError as exc:
                 raise PricingError(f"cannot read the Odoo product of {service!r}: {exc}") from None
-            if len(found) != 1:
+            if not isinstance(found, list) or len(found) != 1:
                 many = "several products have" if found else "no product has"
                 raise PricingError(f"{many} Internal Reference (default_code) {service!r} in Odoo")
-            self.products[service] = (int(found[0]["id"]), Decimal(repr(float(found[0]["list_price"]))))
+            try:
+                self.products[service] = (_id(found[0]["id"]), Decimal(repr(float(found[0]["list_price"]))))
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                raise PricingError(f"Odoo's product {service!r} is unreadable: {found[0]!r:.200}") from None
         return self.products[service]
 
     def add_line(self, item: Item) -> None:
@@ -178,9 +181,9 @@ class OdooInvoice(RatedInvoice):
         domain = [["ref", "=", tenant], ["active", "in", [True, False]]]
         found = self._execute("res.partner", "search", [domain], {"limit": 1})
         if found:
-            return int(found[0])
+            return _id(found, "res.partner.search")
         name = getattr(self.tenant, "name", "") or tenant
-        return int(self._execute("res.partner", "create", [{"name": name, "ref": tenant, "is_company": True}]))
+        return _id(self._execute("res.partner", "create", [{"name": name, "ref": tenant, "is_company": True}]))
 
     def commit(self) -> None:
         period, reference = self.addressed()
@@ -196,12 +199,22 @@ class OdooInvoice(RatedInvoice):
             currencies = self._execute("res.currency", "search", [[["name", "=", self.currency]]], {"limit": 1})
             if not currencies:
                 raise CommitError(f"currency {self.currency} is not active in Odoo {erp_http.safe_url(self.url)}")
-            move["currency_id"] = int(currencies[0])
-        created = self._execute("account.move", "create", [move])
-        self.external_id = str(created[0] if isinstance(created, list) else created)
+            move["currency_id"] = _id(currencies, "res.currency.search")
+        self.external_id = str(_id(self._execute("account.move", "create", [move]), "account.move.create"))
 
     def lookup(self, reference: str) -> str | None:
         """The id of the customer invoice whose ``ref`` is ``reference`` (not cancelled), or None."""
         domain = [["ref", "=", reference], ["move_type", "=", "out_invoice"], ["state", "!=", "cancel"]]
         found = self._execute("account.move", "search", [domain], {"limit": 1, "order": "id"})
-        return str(found[0]) if found else None
+        return str(_id(found, "account.move.search")) if found else None
+
+
+def _id(answer: Any, what: str = "") -> int:
+    """The record id an Odoo call answered (an id, or a list whose first item is one).
+
+    Anything else is an answer nobody can read: TransientCommitError, since what Odoo did is unknown.
+    """
+    value = answer[0] if isinstance(answer, list) and answer else answer
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise TransientCommitError(f"Odoo {what} answered {answer!r:.200}, not a record id")
+    return value

@@ -17,11 +17,24 @@ never echoed in an error.
 
 from __future__ import annotations
 
+import os
+import ssl
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from artifice.exceptions import ConfigError
 
@@ -43,19 +56,28 @@ def _ascii_digits(value: Any) -> Any:
     return value
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.rstrip("/")
+
+
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]  # a tax rate, a percentage: exact
 Places = Annotated[int, BeforeValidator(_ascii_digits), Field(ge=0, le=12)]  # decimals an ERP stores
 Days = Annotated[int, BeforeValidator(_ascii_digits), Field(ge=0, le=3650)]
 Seconds = Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)]
-Text = Annotated[str, Field(min_length=1)]
-Secret = SecretStr
+Plain = Annotated[str, StringConstraints(strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_http_url)]
+Secret = SecretStr  # as written: a password may begin or end with a space
 
 
 class AdapterSettings(BaseModel):
     """Base of every adapter's settings: parsed from the section's strings, frozen once read."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
     adapter: ClassVar[str] = "invoice"
 
     @classmethod
@@ -88,18 +110,31 @@ class RatedSettings(AdapterSettings):
 
 
 class HttpSettings(AdapterSettings):
-    """An ERP behind one URL, asked with a connect and a read timeout."""
+    """An ERP behind one URL, asked with a connect and a read timeout, its certificate checked against
+    ``ca_file`` (default: the system's trust store, as OpenStack services do)."""
 
-    url: Text
+    url: Url
     timeout: Seconds = 30.0
     connect_timeout: Seconds | None = None  # default: timeout
+    ca_file: Plain = ""
 
     @model_validator(mode="after")
-    def _strip_url(self) -> Self:
-        object.__setattr__(self, "url", self.url.rstrip("/"))
+    def _readable_ca_file(self) -> Self:
+        if self.ca_file and not os.access(self.ca_file, os.R_OK):
+            raise ValueError(f"ca_file {self.ca_file}: no such readable file")
         return self
 
     @property
     def timeouts(self) -> tuple[float, float]:
         """``(connect, read)`` seconds."""
         return (self.connect_timeout or self.timeout), self.timeout
+
+    @property
+    def verify(self) -> str | bool:
+        """What requests verifies the ERP's certificate with: ``ca_file``; else ``REQUESTS_CA_BUNDLE`` (True lets
+        requests read it); else the system's CA bundle (``SSL_CERT_FILE``, or OpenSSL's default)."""
+        if self.ca_file:
+            return self.ca_file
+        if os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"):
+            return True
+        return ssl.get_default_verify_paths().cafile or True

@@ -34,7 +34,8 @@ TENANTS = [synthetic.tenant_id(0), synthetic.tenant_id(1)]  # held by every back
 
 def samples_conf(tmp: Path, files: dict[str, str]) -> Path:
     regions = ",".join(f"{region}:{path}" for region, path in files.items())
-    return write_conf(tmp / "samples.conf", csv_billing(tmp, "samples") + f"\n[collector:samples]\nregion_files = {regions}\n")
+    text = csv_billing(tmp, "samples") + f"\n[collector:samples]\nregion_files = {regions}\n"
+    return write_conf(tmp / "samples.conf", text)
 
 
 def write_month(tmp: Path) -> dict[str, str]:

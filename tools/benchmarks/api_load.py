@@ -179,7 +179,7 @@ def run(port: int, clients: int, seconds: float, invoices: int) -> Load:
 
 def report(load: Load, clients: int, seconds: float, backend: str) -> None:
     everything = [t for kind in load.latencies.values() for t in kind]
-    for kind, times in sorted(load.latencies.items()) + [("all", everything)]:
+    for kind, times in [*sorted(load.latencies.items()), ("all", everything)]:
         cuts = statistics.quantiles(times, n=100) if len(times) > 1 else [times[0]] * 99
         errors = sum(load.errors.values()) if kind == "all" else load.errors[kind]
         print(f"{backend:<10} {clients:>7} {kind:<11} {len(times):>8} {len(times) / seconds:>8.1f} "
