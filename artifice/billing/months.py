@@ -12,13 +12,19 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from artifice.billing.pipeline import BillResult, Pipeline, refuse_unfinished
+from artifice.billing.calendar import due_months, last_due, refuse_unfinished
 from artifice.exceptions import ArtificeError, WindowConflict
 from artifice.model import Tenant
 from artifice.store.listings import Backoff
-from artifice.timeutil import Window, parse_month, utcnow
+from artifice.timeutil import Window, utcnow
+
+if TYPE_CHECKING:  # the loop is handed a pipeline: importing it is its maker's business
+    from artifice.billing.pipeline import BillResult, Pipeline
+
+__all__ = ["MonthLoop", "Outcome", "due_months", "last_due"]
 
 LOG = logging.getLogger(__name__)
 
@@ -32,30 +38,6 @@ class Outcome:
     result: BillResult | None = None  # committed, or a dry run
     error: ArtificeError | None = None  # it failed: the month stays due
     skipped: str = ""  # another run holds it, or it waits for an operator
-
-
-def due_months(now: dt.datetime, delay: dt.timedelta, first: str, listed: Sequence[Window]) -> list[Window]:
-    """Complete months whose billing time has come, oldest first, from ``first`` (YYYY-MM).
-
-    Without ``first``: from the oldest month a billing pass listed (``listed``), else only the
-    newest due month (a new installation does not bill the past by itself; ``artifice bill`` does).
-    """
-    last = last_due(now, delay)
-    start = parse_month(first) if first else min((m for m in listed if m.is_month), default=last)
-    months = []
-    month = start
-    while month.start <= last.start:
-        months.append(month)
-        month = month.next()
-    return months
-
-
-def last_due(now: dt.datetime, delay: dt.timedelta) -> Window:
-    """The newest month whose end plus ``delay`` has passed."""
-    month = Window.month(now.year, now.month)
-    while month.end + delay > now:
-        month = month.previous()
-    return month
 
 
 class MonthLoop:

@@ -23,12 +23,13 @@ from oslo_config import cfg
 from artifice import config, model, tenants
 from artifice.billing.adjustments import rebill_lines
 from artifice.billing.batch import BatchReader
+from artifice.billing.calendar import refuse_unfinished
 from artifice.billing.commit import CommitPolicy, safe_text
 from artifice.billing.plugins import load_plugins, plugin_lines
 from artifice.billing.pricing import invoice_total, price_lines
 from artifice.billing.run import BillingRun, Job, drive, fill
 from artifice.collectors.base import Collector
-from artifice.exceptions import ArtificeError, CollectionError, CommitError, InputError, WindowConflict
+from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
 from artifice.invoices.base import Invoice
 from artifice.loading import load_class
 from artifice.model import PricedLine, Tenant
@@ -39,22 +40,6 @@ from artifice.usage.engine import SampleReport, rate
 from artifice.usage.mapping import MeterRule, load_mapping
 
 LOG = logging.getLogger(__name__)
-
-billing_opts = [
-    cfg.IntOpt(
-        "currency_decimals",
-        default=2,
-        min=0,
-        max=6,
-        help="Decimal places of line amounts (half-up rounding per line).",
-    ),
-    cfg.BoolOpt(
-        "send_empty_invoices",
-        default=False,
-        help="Commit invoices without any line to the ERP. If false, a month "
-        "without usage is recorded as billed (total 0) and nothing is sent.",
-    ),
-]
 
 
 @dataclasses.dataclass
@@ -239,15 +224,6 @@ class Pipeline:
 
     def _currency(self, invoice: Invoice) -> str:
         return str(invoice.currency or "")
-
-
-def refuse_unfinished(window: Window, now: dt.datetime) -> None:
-    """A month is billed only once it has ended; the running month is what estimates are for."""
-    if window.end > now:
-        raise InputError(
-            f"{window.label} has not ended: it can be billed from {window.end:%Y-%m-%d %H:%M} UTC "
-            "(the daemon bills it after [daemon] bill_delay; --dry-run previews it)"
-        )
 
 
 def _resource_names(raw: pd.DataFrame) -> dict[str, str]:

@@ -13,16 +13,6 @@ from artifice.model import PricedLine, Tenant
 from artifice.plugins import ALLOWED_TYPES, InvoiceCopy, InvoicePlugin, PluginItem
 from artifice.timeutil import Window
 
-plugin_opts = [
-    cfg.ListOpt(
-        "invoice_plugins",
-        default=[],
-        help="Invoice plugins to run on every invoice (e.g. tax,discount); each "
-        "is configured in its own [invoice_plugin:<name>] section.",
-    ),
-]
-
-
 _BASE: type[InvoicePlugin] = InvoicePlugin  # type: ignore[type-abstract]
 
 

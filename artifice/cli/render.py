@@ -5,11 +5,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from artifice.billing.pipeline import BillResult
-from artifice.store.listings import TenantStatus
-from artifice.store.models import BillingWindow
 from artifice.timeutil import Window
+
+if TYPE_CHECKING:
+    from artifice.billing.pipeline import BillResult
+    from artifice.store.listings import TenantStatus
+    from artifice.store.models import BillingWindow
 
 
 def money(value: Decimal | None, decimals: int) -> str:

@@ -23,7 +23,6 @@ import pandas as pd
 from ceilometerclient import exc as ceilo_exc
 from ceilometerclient.v2 import client as ceilo_client
 from keystoneauth1 import exceptions as ks_exc
-from oslo_config import cfg
 
 from artifice import openstack
 from artifice.collectors.api import ApiCollector
@@ -36,16 +35,6 @@ from artifice.timeutil import Window
 GROUP = "collector:ceilometer"
 STATISTICS_TRANSFORMERS = ("max", "sum")
 _ERRORS = (ceilo_exc.HTTPException, ceilo_exc.BaseException, ks_exc.ClientException)
-
-ceilometer_opts = [
-    cfg.ListOpt("regions", default=["RegionOne"], help="Regions to read; each is one invoice section."),
-    cfg.DictOpt(
-        "endpoints",
-        default={},
-        help="Ceilometer API URL per region (Region:URL,...), overriding the catalog.",
-    ),
-    cfg.IntOpt("page_size", default=10000, min=10, help="Samples asked for per request (the API's limit)."),
-]
 
 
 class CeilometerCollector(ApiCollector):

@@ -56,52 +56,6 @@ GROUP = "collector:gnocchi"
 PLAN_SECONDS = 300  # how long a metric's archive policies are trusted before they are looked up again
 _ERRORS = (gnocchi_exc.ClientException, ks_exc.ClientException)
 _CONNECTION_ERRORS = (gnocchi_exc.ConnectionFailure, gnocchi_exc.ConnectionTimeout, gnocchi_exc.UnknownConnectionError)
-# Following Ceilometer's gnocchi_resources.yaml.
-DEFAULT_RESOURCE_TYPES = {
-    **dict.fromkeys(["instance", "vcpus", "memory", "cpu", "disk.root.size", "disk.ephemeral.size"], "instance"),
-    **dict.fromkeys(["volume.size"], "volume"),
-    **dict.fromkeys(["image.size", "image.download", "image.serve"], "image"),
-    **dict.fromkeys(
-        ["network.incoming.bytes", "network.outgoing.bytes", "network.incoming.packets", "network.outgoing.packets"],
-        "instance_network_interface",
-    ),
-    **dict.fromkeys(["disk.device.read.bytes", "disk.device.write.bytes"], "instance_disk"),
-    **dict.fromkeys(["ip.floating", "bandwidth"], "network"),
-    **dict.fromkeys(["storage.objects", "storage.objects.size", "storage.objects.containers"], "swift_account"),
-}
-
-gnocchi_opts = [
-    cfg.ListOpt("regions", default=["RegionOne"], help="Regions to read; each is one invoice section."),
-    cfg.DictOpt("endpoints", default={}, help="Gnocchi API URL per region (Region:URL,...), overriding the catalog."),
-    cfg.StrOpt(
-        "auth_group",
-        default=openstack.CREDENTIALS_GROUP,
-        help="Config group holding the keystoneauth options used to reach Gnocchi "
-        "(auth_type = password, or gnocchi-basic with user and endpoint).",
-    ),
-    cfg.DictOpt(
-        "resource_types",
-        default=DEFAULT_RESOURCE_TYPES,
-        help="Gnocchi resource type per meter (meter:type,...), as Ceilometer's "
-        "gnocchi_resources.yaml stores them; unlisted meters are searched as generic.",
-    ),
-    cfg.IntOpt(
-        "parallel_requests",
-        default=4,
-        min=1,
-        max=32,
-        help="Aggregates queries (one per region and meter) sent at the same time.",
-    ),
-    cfg.IntOpt(
-        "tenants_per_query",
-        default=100,
-        min=1,
-        max=1000,
-        help="Tenants a billing pass reads in one aggregates query per region and meter. "
-        "Higher means fewer requests and more memory (two batches are held: the one being billed and the next, "
-        "read meanwhile); 1 reads tenant by tenant.",
-    ),
-]
 
 
 class GnocchiCollector(ApiCollector):

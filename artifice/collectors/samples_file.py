@@ -16,15 +16,6 @@ from artifice.exceptions import CollectionError, ConfigError
 from artifice.model import Tenant
 from artifice.timeutil import Window
 
-samples_opts = [
-    cfg.DictOpt(
-        "region_files",
-        default={},
-        help="Region name to a JSON (or .json.gz) file holding a list of "
-        "Ceilometer v2 samples, e.g. RegionOne:/var/lib/artifice/r1.json",
-    ),
-]
-
 
 class SamplesFileCollector(Collector):
     """Reads every file once, then answers per tenant from memory."""

@@ -8,21 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from oslo_config import cfg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from artifice.exceptions import SchemaOutdated, StoreError
 from artifice.store.exact_sql import register_sqlite_functions
-
-database_opts = [
-    cfg.StrOpt(
-        "connection",
-        default="sqlite:////var/lib/artifice/artifice.db",
-        secret=True,
-        help="SQLAlchemy URL of the billing database (SQLite or PostgreSQL).",
-    ),
-]
 
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 # Execution option of a connection whose transaction writes (see _sqlite_begin).

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from artifice.billing import to_decimal
+from artifice.billing.pricing import to_decimal
 from artifice.invoice import Invoice, LineValue, Tenant
 from artifice.timeutil import Window
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import requests
 
-from artifice.collectors.gnocchi import DEFAULT_RESOURCE_TYPES
 from artifice.collectors.gnocchi_archives import PREFERRED_AGGREGATION
+from artifice.collectors.options import DEFAULT_RESOURCE_TYPES
 from artifice.timeutil import parse_month
 from artifice.usage.mapping import load_mapping
 from tools.benchmarks import common
