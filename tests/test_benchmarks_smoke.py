@@ -64,3 +64,10 @@ def test_gnocchi_answers_benchmark(gnocchi: dict[str, str]):
     every, resampled = (int(line.split("|")[4].replace(",", "")) for line in output.splitlines() if "| every" in line
                         or "| one point" in line)  # fmt: skip
     assert 0 < resampled < every  # the session's month really was read, both ways
+
+
+def test_read_api_load_benchmark():
+    output = run("tools.benchmarks.api_load").stdout
+    assert_headers(output, "database", "req/s", "p99 ms", "isolation violations: 0")
+    rows = [line.split() for line in output.splitlines() if line.startswith("sqlite") and " all " in line]
+    assert rows and rows[0][-1] == "0", output  # no request failed
