@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from artifice import config
-from artifice.billing.pricing import price_lines, to_decimal
 from artifice.billing.pipeline import Pipeline
+from artifice.billing.pricing import price_lines, to_decimal
 from artifice.exceptions import CommitError, ConfigError, PricingError, WindowConflict
 from artifice.invoice import Invoice, LineValue, Tenant
 from artifice.invoices.csv_invoice import CsvInvoice
