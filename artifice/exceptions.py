@@ -8,7 +8,7 @@ exit non-zero. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
 
@@ -79,7 +79,7 @@ class LostWindow(WindowConflict):
 
 
 _OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)|\[SSL: [A-Z_]+\] ([^'\"()\[\]]+)")
-_QUERY = re.compile(r"(with url: [^\s?]*)\?\S*")
+_QUERY = re.compile(r"((?:https?://|(?<![\w/])/)[^\s?'\"()]*)\?[^\s'\"()]*")  # a URL or a path, then ?query
 _PEER = re.compile(r"host='([^']+)', port=(\d+)")
 
 
@@ -108,3 +108,16 @@ def describe(exc: BaseException, limit: int = 300, secrets: Iterable[str] = ()) 
         return f"{cause} ({peer.group(1)}:{peer.group(2)})" if peer else cause
     text = _QUERY.sub(r"\1", text)  # a URL's query string may hold a reference or a key
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
+
+
+def safe_text(adapter: object, exc: BaseException) -> str:
+    """``Type: text`` of an exception an adapter let through, in one line, with no query string and no
+    value of its config (``adapter.config``, or ``adapter`` itself when it is the section) whose key names
+    a secret (``password``, ``api_key``, ``token``...)."""
+    config = adapter if isinstance(adapter, Mapping) else getattr(adapter, "config", None)
+    items = config.items() if isinstance(config, Mapping) else ()
+    secrets = [str(value) for key, value in items if SECRET_KEY.search(str(key)) and str(value).strip()]
+    return f"{exc.__class__.__name__}: {describe(exc, secrets=secrets)}" if str(exc) else repr(exc)

@@ -36,8 +36,10 @@ from artifice.store import db
 from artifice.timeutil import Window
 from tests.conftest import REPO, cli, demo_conf_text, write_conf
 from tests.erp import example
+from tests.erp.base import Reply
 from tests.erp.django_server import DjangoServer
 from tests.erp.ledger_server import LedgerServer
+from tests.erp.netsuite_server import NetSuiteHandler, NetSuiteServer
 from tests.erp.odoo_server import OdooHandler, OdooServer
 from tests.erp.user_adapter import LedgerInvoice
 
@@ -268,3 +270,92 @@ def test_a_password_keeps_its_surrounding_spaces(tmp_path: Path) -> None:
     settings = {"url": "http://odoo.example", "database": "d", "username": "u", "password": "  pass word "}
     invoice = OdooInvoice(example.TENANT, {**settings, "rates_file": example.write_rates(tmp_path)})
     assert invoice.password == "  pass word "
+
+
+# The second pass (helper-7), on the fixes above.
+
+
+class SeedRouteOnly(NetSuiteHandler):
+    """The seed's NetSuite API, without the lookup route an extended one adds: its router answers 404 {}."""
+
+    def route(self, method: str, path: str, query: dict[str, str], body: bytes) -> Any:
+        if (method, path) == ("GET", "/invoice/"):
+            return Reply.json(404, {})
+        return super().route(method, path, query, body)
+
+
+def test_a_netsuite_lookup_answered_404_is_not_taken_for_none(tmp_path: Path) -> None:
+    erp = NetSuiteServer(customers={7}, products=set(range(1, 20)), token="")
+    erp.RequestHandlerClass = SeedRouteOnly
+    erp.start()
+    try:
+        erp_entry = netsuite_entry(tmp_path, erp)
+        erp.drop_next(match="POST /invoice/")  # saved, its answer lost: the retry looks it up first
+        with pytest.raises(ArtificeError, match="404"):
+            conf = configured(tmp_path, "netsuite", erp_entry, "commit_settle_time = 0\n")
+            pipeline(conf).bill(Tenant("acme"), OCTOBER)
+        assert len(erp.invoices()) == 1  # never sent a second time
+    finally:
+        erp.stop()
+
+
+def netsuite_entry(tmp: Path, erp: NetSuiteServer) -> str:
+    (tmp / "customers.csv").write_text("tenant,customer_id\nacme,7\n")
+    services = ("m1.small", "m1.medium", "m1.large", "m1.xlarge", "volume.size", "image.size",
+                "network.incoming.bytes", "network.outgoing.bytes")  # fmt: skip
+    (tmp / "products.csv").write_text("service,product_id\n" + "".join(f"{s},{n}\n" for n, s in enumerate(services, 1)))
+    return (f"url = {erp.url}\ncustomer_map = {tmp / 'customers.csv'}\nproducts_file = {tmp / 'products.csv'}\n"
+            "lookup = true\n")  # fmt: skip
+
+
+class RaisingInvoice(LedgerInvoice):
+    """A seed-000 adapter with the key in its URL, raising requests' HTTPError (``for url: ...?api_key=``)."""
+
+    def commit(self) -> None:
+        import requests
+
+        requests.post(
+            f"{self.url}/api/v1/invoice/?username=billing&api_key=TOPSECRET-KEY-123", timeout=5
+        ).raise_for_status()
+
+
+class PricedByServiceInvoice(LedgerInvoice):
+    """A seed-000 adapter whose ``cost`` asks a price service with the configured key in the query string."""
+
+    def cost(self, datacenter: str, name: str) -> Any:
+        import requests
+
+        return requests.get(f"{self.url}/prices?service={name}&api_key={self.config['api_key']}", timeout=5).text
+
+    def __init__(self, tenant: Any, config: dict[str, str]) -> None:
+        super().__init__(tenant, config)
+        self.config = config
+
+
+def test_no_url_query_reaches_a_message_whatever_its_wording(serve: Any, tmp_path: Path) -> None:
+    class Refusing(Quiet):
+        def do_POST(self) -> None:
+            self.answer(401, b"{}")
+
+    conf = configured(tmp_path, "tests.test_adapter_review:RaisingInvoice", f"url = {serve(Refusing)}\n{PRICES}")
+    run = cli("--config-file", conf, *BILL)
+    assert run.returncode != 0 and "401" in run.stderr and "TOPSECRET" not in run.stderr
+    with sqlite3.connect(tmp_path / "artifice.db") as connection:
+        assert not connection.execute("SELECT id FROM billing_windows WHERE error LIKE '%TOPSECRET%'").fetchall()
+
+
+def test_a_cost_that_fails_names_no_secret(tmp_path: Path) -> None:
+    settings = f"url = http://127.0.0.1:9\napi_key = COST-SECRET-777\n{PRICES}"
+    conf = configured(tmp_path, "tests.test_adapter_review:PricedByServiceInvoice", settings)
+    run = cli("--config-file", conf, *BILL)
+    assert run.returncode != 0 and "cost(" in run.stderr and "COST-SECRET" not in run.stderr
+    with sqlite3.connect(tmp_path / "artifice.db") as connection:
+        assert not connection.execute("SELECT id FROM billing_windows WHERE error LIKE '%COST-SECRET%'").fetchall()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8o80", "http://127.0.0.1:99999"])
+def test_a_url_with_a_bad_port_is_refused_at_start(tmp_path: Path, url: str) -> None:
+    conf = configured(tmp_path, "django", f"url = {url}\nusername = billing\napi_key = KEY\n")
+    with pytest.raises(ConfigError, match="valid port"):
+        pipeline(conf).bill(Tenant("acme"), OCTOBER)
+    assert all(w.state not in ("needs_reconciliation", "committing") for w in pipeline(conf).store.windows("acme"))

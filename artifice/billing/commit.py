@@ -23,8 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import re
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator
 
 from oslo_config import cfg
 
@@ -36,7 +35,7 @@ from artifice.exceptions import (
     NotSent,
     TransientCommitError,
     WindowConflict,
-    describe,
+    safe_text,
 )
 from artifice.invoices.base import Invoice
 from artifice.model import Claimed
@@ -82,19 +81,6 @@ def look_up(invoice: Invoice, reference: str) -> str | None:
             f"adapter {type(invoice).__name__}: lookup({reference}) answered {found!r}, neither an ERP id nor None"
         )
     return str(found)
-
-
-SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
-
-
-def safe_text(adapter: object, exc: BaseException) -> str:
-    """``Type: text`` of an exception an adapter let through, in one line, with no query string and no
-    value of its config (``adapter.config``, or ``adapter`` itself when it is the section) whose key names
-    a secret (``password``, ``api_key``, ``token``...)."""
-    config = adapter if isinstance(adapter, Mapping) else getattr(adapter, "config", None)
-    items = config.items() if isinstance(config, Mapping) else ()
-    secrets = [str(value) for key, value in items if SECRET_KEY.search(str(key)) and str(value).strip()]
-    return f"{exc.__class__.__name__}: {describe(exc, secrets=secrets)}" if str(exc) else repr(exc)
 
 
 def send(

@@ -24,12 +24,12 @@ from artifice import config, model, tenants
 from artifice.billing.adjustments import rebill_lines
 from artifice.billing.batch import BatchReader
 from artifice.billing.calendar import refuse_unfinished
-from artifice.billing.commit import CommitPolicy, safe_text
+from artifice.billing.commit import CommitPolicy
 from artifice.billing.plugins import load_plugins, plugin_lines
 from artifice.billing.pricing import invoice_total, price_lines
 from artifice.billing.run import BillingRun, Job, drive, fill
 from artifice.collectors.base import Collector
-from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict
+from artifice.exceptions import ArtificeError, CollectionError, CommitError, WindowConflict, safe_text
 from artifice.invoices.base import Invoice
 from artifice.loading import load_class
 from artifice.model import PricedLine, Tenant

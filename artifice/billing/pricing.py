@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import numpy as np
 import pandas as pd
 
-from artifice.exceptions import ArtificeError, PricingError
+from artifice.exceptions import ArtificeError, PricingError, safe_text
 from artifice.invoices.base import Invoice
 from artifice.model import PricedLine
 
@@ -84,7 +84,7 @@ def price_lines(
         except ArtificeError:
             raise
         except Exception as exc:  # an adapter's own failure, reported with what was asked
-            raise PricingError(f"cost({datacenter!r}, {service!r}) failed: {exc.__class__.__name__}: {exc}") from exc
+            raise PricingError(f"cost({datacenter!r}, {service!r}) failed: {safe_text(invoice, exc)}") from exc
         unit_price = to_decimal(raw_price, f"cost({datacenter!r}, {service!r})")
         amount_qty = quantity(row.quantity)
         detail_of = resources.get((datacenter, service), [])

@@ -24,7 +24,7 @@ from typing import Any
 from artifice import failpoints, model
 from artifice.billing import commit
 from artifice.billing.lease import LeaseKeeper
-from artifice.exceptions import ArtificeError, LostWindow, PricingError
+from artifice.exceptions import ArtificeError, LostWindow, PricingError, safe_text
 from artifice.invoices.base import Invoice
 from artifice.model import Claimed, LineValue, PricedLine, Tenant
 from artifice.store.windows import WindowStore
@@ -144,11 +144,11 @@ def _adapter_call(invoice: Invoice, what: str, method: Callable[[Any], None], ar
     except ArtificeError:
         raise
     except Exception as exc:
-        failure = commit.safe_text(invoice, exc)
+        failure = safe_text(invoice, exc)
         raise PricingError(f"adapter {type(invoice).__name__}: {what} failed: {failure}") from exc
 
 
 def describe(exc: BaseException) -> str:
-    if isinstance(exc, ArtificeError):
-        return str(exc)
-    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+    """What a run that stopped before sending records: an ArtificeError's text, else the exception's in
+    one line without query strings (its adapter's secrets were masked where it was raised)."""
+    return str(exc) if isinstance(exc, ArtificeError) else safe_text(None, exc)

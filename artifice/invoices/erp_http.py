@@ -25,7 +25,7 @@ import requests
 import urllib3
 
 from artifice.exactjson import dumps, plain
-from artifice.exceptions import CommitError, ConfigError, NotSent, TransientCommitError, describe, mask
+from artifice.exceptions import CommitError, NotSent, TransientCommitError, describe, mask
 from artifice.invoices.settings import HttpSettings
 from artifice.model import LineValue
 
@@ -78,7 +78,8 @@ def send(
     except requests.Timeout:
         raise TransientCommitError(f"{where}: timed out after {timeout[1]:g} s waiting for the answer") from None
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-        raise ConfigError(f"[invoice:object] url: cannot send {where}: not a usable http(s) URL") from None
+        # nothing left: a refusal (the window fails, naming the setting), never an unknown outcome
+        raise CommitError(f"[invoice:object] url: cannot send {where}: not a usable http(s) URL") from None
     except requests.RequestException as exc:  # connection refused, reset, dropped without an answer
         detail = describe(exc.__context__ or exc, secrets=secrets)
         error = NotSent if _never_connected(exc) else TransientCommitError

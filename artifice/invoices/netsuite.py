@@ -34,9 +34,11 @@ The seed has no way to find an invoice by our reference. With ``lookup =
 true`` (for an ERP extended to support it) the POST carries the reference as
 ``external_reference`` and ``lookup()`` GETs
 ``{url}/invoice/?external_reference=<reference>``, expecting ``{"invoices":
-[{"invoice_id": N, "external_reference": ...}]}`` (or a bare list; a 404 means
-none). Only an invoice whose ``external_reference`` is exactly ours matches, so
-an API that ignores the filter and lists every invoice is still read right.
+[{"invoice_id": N, "external_reference": ...}]}`` (or a bare list). A 404 is a
+refusal (CommitError), never "none": it is what an API without that route
+answers, and taking it for "none" would send the invoice again. Only an
+invoice whose ``external_reference`` is exactly ours matches, so an API that
+ignores the filter and lists every invoice is still read right.
 With the default ``lookup = false`` the body is exactly the seed's and
 ``lookup()`` raises CannotLookUp: an interrupted commit then needs a person to
 reconcile it.
@@ -173,9 +175,7 @@ class NetSuiteInvoice(RatedInvoice):
         if not self.lookup_enabled:
             raise CannotLookUp("netsuite cannot look invoices up by reference unless [invoice:object] lookup = true")
         url = f"{self.url}/invoice/"
-        response = self.send("GET", url, ok=(200, 404), params={"external_reference": reference})
-        if response.status_code == 404:
-            return None
+        response = self.send("GET", url, ok=(200,), params={"external_reference": reference})
         try:
             body = response.json()
             invoices = body["invoices"] if isinstance(body, dict) else body

@@ -58,6 +58,10 @@ def _ascii_digits(value: Any) -> Any:
 
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number from 0 to 65535
+    except ValueError:
+        raise ValueError("must be an http:// or https:// URL with a host and a valid port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
     return value.rstrip("/")
