@@ -14,7 +14,6 @@ from oslo_config import cfg
 
 from artifice import config
 from artifice.api.app import create_app
-from artifice.api.options import api_opts  # noqa: F401  (re-exported for oslo-config-generator users)
 from artifice.bootstrap import common_cli_opts, run, setup_logging
 
 PROG = "artifice-api"

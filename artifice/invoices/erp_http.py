@@ -29,7 +29,7 @@ from artifice.exceptions import CommitError, NotSent, TransientCommitError, desc
 from artifice.invoices.settings import HttpSettings
 from artifice.model import LineValue
 
-__all__ = ["dumps", "mask", "plain"]  # re-exported for the adapters
+__all__ = ["dumps", "plain"]  # re-exported for the adapters
 
 
 def safe_url(url: str) -> str:
