@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from artifice import exactjson
-from artifice.api import documents, queries
+from artifice.api import documents, queries, snapshot
 from artifice.api.auth import Caller, Unauthorized, authenticator, token_of
 from artifice.api.queries import BadParameter, Filters
 from artifice.exceptions import ArtificeError
@@ -69,7 +69,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def json(document: Any, status: int = 200) -> Response:
-    return Response(exactjson.dumps(document), status_code=status, media_type="application/json")
+    return Response(exactjson.encode(document), status_code=status, media_type="application/json")
 
 
 def error(status: int, message: str, parameter: str | None = None) -> Response:
@@ -77,7 +77,7 @@ def error(status: int, message: str, parameter: str | None = None) -> Response:
     if parameter:
         body["parameter"] = parameter
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(exactjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+    return Response(exactjson.encode(body), status_code=status, media_type="application/json", headers=headers)
 
 
 class NotFound(Exception):
@@ -85,6 +85,12 @@ class NotFound(Exception):
 
 
 def _session(request: Request) -> Iterator[Session]:
+    """A read-only transaction with one snapshot for the whole request (see ``snapshot``)."""
+    with Session(request.app.state.reader) as opened:
+        yield opened
+
+
+def _write_session(request: Request) -> Iterator[Session]:
     with Session(request.app.state.engine) as opened:
         yield opened
 
@@ -99,6 +105,7 @@ def _caller(
 
 
 Db = Annotated[Session, Depends(_session)]
+WriteDb = Annotated[Session, Depends(_write_session)]
 Who = Annotated[Caller, Depends(_caller)]
 
 
@@ -114,7 +121,12 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
         description="Artifice's invoices and invoice line items, in the shape of the Morpheus invoices API.",
     )
 
-    app.state.engine, app.state.auth = engine, auth
+    reader = engine
+    if engine.dialect.name == "postgresql":
+        reader = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    app.state.engine, app.state.reader, app.state.auth = engine, reader, auth
+    db.analyze(engine)
+    figures = snapshot.SnapshotCache(engine)
     _handlers(app)
 
     @app.get("/api/invoices", responses=ERRORS)
@@ -126,32 +138,30 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
         includeTotals: Flag = None,
     ) -> Response:
         _sort(filters, sort)
-        query = queries.invoice_query(filters, who)
-        total = database.scalar(select(func.count()).select_from(query.subquery()))
-        page = queries.ordered(query, queries.INVOICE_SORTS, filters, BillingWindow.id).options(
-            selectinload(BillingWindow.lines), selectinload(BillingWindow.tags)
-        )
-        invoices = [documents.invoice(window, who.admin) for window in database.scalars(page)]
+        query, asked = queries.invoice_query(filters, who), queries.selection(filters, who)
+        total = figures.figure(database, ("invoices", asked), lambda: _count(database, query))
+        windows = queries.windows(database, queries.ordered(query, queries.INVOICE_SORTS, filters, BillingWindow.id))
+        invoices = _documents(database, windows, who.admin)
         body: dict[str, Any] = {"invoices": invoices, "meta": _meta(len(invoices), total, filters)}
         if includeTotals:
-            sums = database.execute(queries.invoice_line_sums(query)).all()
+            sums = figures.figure(
+                database,
+                ("invoice totals", asked),
+                lambda: [(row[0], row[1], row[2]) for row in database.execute(queries.invoice_line_sums(query))],
+            )
             body["invoiceTotals"] = documents.priced_fields("", documents.figures_of(sums))
         return json(body)
 
     @app.get("/api/invoices/{id}", responses=ERRORS)
     def get_invoice(id: Ident, database: Db, who: Who, lineItemsMax: PageSize = 100,
                     lineItemsOffset: Offset = 0) -> Response:  # fmt: skip
-        window = _window(database, who, id)
-        page = _line_items(database, window, lineItemsMax, lineItemsOffset)
-        return json({"invoice": documents.invoice(window, who.admin, page)})
+        return json({"invoice": _invoice(database, who, id, lineItemsMax, lineItemsOffset)})
 
     @app.put("/api/invoices/{id}", responses=ERRORS)
-    def update_invoice(id: Ident, update: InvoiceUpdate, database: Db, who: Who) -> Response:
-        window = _window(database, who, id)
-        _retag(database, window, update.invoice)
+    def update_invoice(id: Ident, update: InvoiceUpdate, database: WriteDb, who: Who) -> Response:
+        _retag(database, _window(database, who, id), update.invoice)
         database.commit()
-        window = _window(database, who, id)
-        return json({"invoice": documents.invoice(window, who.admin, _line_items(database, window, 100, 0))})
+        return json({"invoice": _invoice(database, who, id, 100, 0)})
 
     @app.get("/api/invoice-line-items", responses=ERRORS)
     def list_line_items(
@@ -162,13 +172,18 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
         includeTotals: Flag = None,
     ) -> Response:
         _sort(filters, sort)
-        query = queries.line_item_query(filters, who)
-        total = database.scalar(select(func.count()).select_from(query.subquery()))
-        page = queries.ordered(query, queries.LINE_ITEM_SORTS, filters, models.LineResource.id)
-        items = [documents.line_item(r, line, w) for r, line, w in database.execute(page)]
+        query, asked = queries.line_item_query(filters, who), queries.selection(filters, who)
+        total = figures.figure(database, ("line items", asked), lambda: _count(database, query))
+        # by invoice, then line item: the index on (period_start, id) then orders all but an invoice's own items
+        page = queries.ordered(query, queries.LINE_ITEM_SORTS, filters, BillingWindow.id, models.LineResource.id)
+        items = [documents.line_item(r, line, w) for r, line, w in queries.line_items(database, page)]
         body: dict[str, Any] = {"lineItems": items, "meta": _meta(len(items), total, filters)}
         if includeTotals:
-            sums = database.execute(queries.line_item_totals(query, documents.CENT_PLACES)).one()
+            sums = figures.figure(
+                database,
+                ("line item totals", asked),
+                lambda: tuple(database.execute(queries.line_item_totals(query, documents.CENT_PLACES)).one()),
+            )
             keys = ("itemCost", "itemPrice", "itemTax")
             body["lineItemTotals"] = {key: value or Decimal(0) for key, value in zip(keys, sums, strict=True)}
         return json(body)
@@ -176,10 +191,10 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
     @app.get("/api/invoice-line-items/{id}", responses=ERRORS)
     def get_line_item(id: Ident, database: Db, who: Who) -> Response:
         query = queries.line_item_query(Filters(), who).where(models.LineResource.id == id)
-        found = database.execute(query).first()
-        if found is None:
+        found = queries.line_items(database, query)
+        if not found:
             raise NotFound(f"invoice line item {id} not found")
-        resource, line, window = found
+        ((resource, line, window),) = found
         return json({"lineItem": documents.line_item(resource, line, window)})
 
     return app
@@ -237,25 +252,46 @@ def _day(parameter: str, text: str | None) -> dt.date | None:
     return day
 
 
+def _count(database: Session, query: queries.AnySelect) -> int:
+    return int(database.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
 def _meta(size: int, total: int | None, filters: Filters) -> dict[str, int]:
     return {"size": size, "total": int(total or 0), "offset": filters.offset, "max": filters.max}
 
 
 def _window(database: Session, who: Caller, ident: int) -> BillingWindow:
-    window = database.get(
-        BillingWindow, ident, options=[selectinload(BillingWindow.lines), selectinload(BillingWindow.tags)]
-    )
-    if window is None or (not who.admin and window.tenant_id != who.project_id):
-        raise NotFound(f"invoice {ident} not found")  # another tenant's invoice does not exist for this token
+    """The window as an ORM object with its tags, to change them."""
+    window = database.get(BillingWindow, ident, options=[selectinload(BillingWindow.tags)])
+    _visible(window, who, ident)
+    assert window is not None
     return window
 
 
-def _line_items(database: Session, window: BillingWindow, size: int, offset: int) -> documents.LineItemPage:
-    """One page of an invoice's line items, and its paging meta (seed 004's ``meta`` shape)."""
-    query = queries.invoice_line_items(window.id)
-    total = database.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = [(resource, line) for resource, line in database.execute(query.limit(size).offset(offset))]
-    return rows, {"size": len(rows), "total": int(total), "offset": offset, "max": size}
+def _visible(window: Any, who: Caller, ident: int) -> None:
+    if window is None or (not who.admin and window.tenant_id != who.project_id):
+        raise NotFound(f"invoice {ident} not found")  # another tenant's invoice does not exist for this token
+
+
+def _documents(database: Session, windows: list[Any], admin: bool) -> list[dict[str, Any]]:
+    """The invoice documents of some windows' rows, their lines and tags read in one query each."""
+    ids = [window.id for window in windows]
+    lines = queries.of_windows(database, models.InvoiceLine, ids)
+    tags = queries.of_windows(database, InvoiceTag, ids)
+    return [documents.invoice(window, lines[window.id], tags[window.id], admin) for window in windows]
+
+
+def _invoice(database: Session, who: Caller, ident: int, size: int, offset: int) -> dict[str, Any]:
+    """One invoice's document with a page of its line items, and their paging meta (seed 004's ``meta``)."""
+    found = queries.windows(database, select(BillingWindow).where(BillingWindow.id == ident))
+    _visible(found[0] if found else None, who, ident)
+    (window,) = found
+    query = queries.invoice_line_items(ident)
+    rows = [(resource, line) for resource, line, _ in queries.line_items(database, query.limit(size).offset(offset))]
+    meta = {"size": len(rows), "total": _count(database, query), "offset": offset, "max": size}
+    lines = queries.of_windows(database, models.InvoiceLine, [ident])[ident]
+    tags = queries.of_windows(database, InvoiceTag, [ident])[ident]
+    return documents.invoice(window, lines, tags, who.admin, (rows, meta))
 
 
 def _retag(database: Session, window: BillingWindow, changes: InvoiceChanges) -> None:

@@ -13,7 +13,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from artifice.store import models
-from artifice.store.models import BillingWindow, InvoiceLine, LineResource
 
 CATEGORIES = ("compute", "memory", "storage", "network", "license", "extra")
 CENT_PLACES = 2
@@ -26,7 +25,7 @@ def stamp(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def figures(lines: Iterable[InvoiceLine]) -> dict[str, Decimal]:
+def figures(lines: Iterable[Any]) -> dict[str, Decimal]:
     """Price per category, tax and total of some lines."""
     return figures_of((line.item_type == "TAX", line.category, line.amount) for line in lines)
 
@@ -53,13 +52,18 @@ def priced_fields(prefix: str, sums: dict[str, Decimal] | None) -> dict[str, Dec
 
 
 FAILED_FOR_TENANTS = "billing this month failed; the cloud's billing team has the details"
-LineItemPage = tuple[list[tuple[LineResource, InvoiceLine]], dict[str, int]]  # rows, and their paging meta
+LineItemPage = tuple[list[tuple[Any, Any]], dict[str, int]]  # (resource, line) rows, and their paging meta
 
 
-def invoice(window: BillingWindow, admin: bool, line_items: LineItemPage | None = None) -> dict[str, Any]:
-    """The invoice document; a failed window's error (ERP addresses, messages) only for admins."""
+def invoice(
+    window: Any, lines: list[Any], tags: list[Any], admin: bool, line_items: LineItemPage | None = None
+) -> dict[str, Any]:
+    """The invoice document of a window's row, its lines and tags; a failed window's error only for admins.
+
+    Rows are ``queries.WindowRow``, ``LineRow`` and ``TagRow`` (or the ORM objects: the same attributes).
+    """
     estimate = window.kind == models.ESTIMATE
-    sums = figures(window.lines)
+    sums = figures(lines)
     name = window.tenant_name or window.tenant_id
     document: dict[str, Any] = {
         "id": window.id,
@@ -78,14 +82,14 @@ def invoice(window: BillingWindow, admin: bool, line_items: LineItemPage | None 
         "externalId": window.external_id,
         "error": window.error if admin or not window.error else FAILED_FOR_TENANTS,
         "currency": window.currency,
-        "datacenters": sorted({line.datacenter for line in window.lines}),
+        "datacenters": sorted({line.datacenter for line in lines}),
         "startDate": stamp(window.period_start),
         "endDate": stamp(window.period_end),
         "costType": "estimate" if estimate else "actual",
         **priced_fields("", sums),
         **priced_fields("estimated", sums if estimate else None),
         **priced_fields("actual", None if estimate else sums),
-        "tags": [{"id": t.id, "name": t.name, "value": t.value} for t in window.tags],
+        "tags": [{"id": t.id, "name": t.name, "value": t.value} for t in tags],
         "dateCreated": stamp(window.created_at),
         "lastUpdated": stamp(window.updated_at),
         "lineItems": [line_item(r, line, window) for r, line in line_items[0]] if line_items else [],
@@ -95,7 +99,8 @@ def invoice(window: BillingWindow, admin: bool, line_items: LineItemPage | None 
     return document
 
 
-def line_item(resource: LineResource, line: InvoiceLine, window: BillingWindow) -> dict[str, Any]:
+def line_item(resource: Any, line: Any, window: Any) -> dict[str, Any]:
+    """A line item's document from a line's resource, the line and its window (rows or ORM objects)."""
     cost = resource.quantity * line.unit_price
     is_resource = bool(resource.resource_id)
     price = cost.quantize(CENT, ROUND_HALF_UP) if is_resource else line.amount

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict, namedtuple
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Numeric, Select, and_, case, cast, exists, func, or_, select
+from sqlalchemy.orm import Session
 
 from artifice.api.auth import Caller
 from artifice.store.exact_sql import exact_product, exact_round, exact_sum
 from artifice.store.models import BillingWindow, InvoiceLine, InvoiceTag, LineResource
 from artifice.timeutil import UTC
 
+AnySelect = Select[*tuple[Any, ...]]
 Q = TypeVar("Q", bound=Select[Any] | Select[LineResource, InvoiceLine, BillingWindow])
 INVOICE_SORTS = {
     "startDate": BillingWindow.period_start,
@@ -34,6 +37,47 @@ LINE_ITEM_SORTS = {
     "itemUsage": cast(LineResource.quantity, Numeric),
     "invoiceId": BillingWindow.id,
 }
+
+
+def _row_type(name: str, table: Any) -> Any:
+    return namedtuple(name, [column.key for column in table.columns])
+
+
+# Plain rows, not ORM objects, for what the API only reads: loading ORM objects cost most of a page.
+WindowRow = _row_type("WindowRow", BillingWindow.__table__)
+LineRow = _row_type("LineRow", InvoiceLine.__table__)
+ResourceRow = _row_type("ResourceRow", LineResource.__table__)
+TagRow = _row_type("TagRow", InvoiceTag.__table__)
+WINDOW_COLUMNS = tuple(BillingWindow.__table__.columns)
+LINE_ITEM_COLUMNS = (*LineResource.__table__.columns, *InvoiceLine.__table__.columns, *WINDOW_COLUMNS)
+_SPLIT = (len(LineResource.__table__.columns), len(LineResource.__table__.columns) + len(InvoiceLine.__table__.columns))
+
+
+def windows(database: Session, query: AnySelect) -> list[Any]:
+    """The billing windows ``query`` selects, as ``WindowRow``s."""
+    return [WindowRow._make(row) for row in database.execute(query.with_only_columns(*WINDOW_COLUMNS))]
+
+
+def line_items(database: Session, query: AnySelect) -> list[tuple[Any, Any, Any]]:
+    """(resource, line, window) rows of a line-item query, as plain rows."""
+    first, second = _SPLIT
+    return [
+        (ResourceRow._make(row[:first]), LineRow._make(row[first:second]), WindowRow._make(row[second:]))
+        for row in database.execute(query.with_only_columns(*LINE_ITEM_COLUMNS))
+    ]
+
+
+def of_windows(database: Session, kind: type[InvoiceLine | InvoiceTag], ids: Iterable[int]) -> dict[int, list[Any]]:
+    """Each window's lines or tags (``LineRow`` or ``TagRow``), in id order."""
+    row_type = LineRow if kind is InvoiceLine else TagRow
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    wanted = list(ids)
+    if wanted:
+        table = kind.__table__
+        query = select(*table.columns).where(table.c.window_id.in_(wanted)).order_by(table.c.id)
+        for row in database.execute(query):
+            grouped[row.window_id].append(row_type._make(row))
+    return grouped
 
 
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # dates a window can have, with room for a month after
@@ -62,6 +106,15 @@ class Filters:
     active: bool | None = None
     estimate: bool | None = None
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+_PAGING = {"max", "offset", "sort", "direction", "tags"}
+
+
+def selection(filters: Filters, caller: Caller) -> tuple[object, ...]:
+    """What decides which rows a list matches (not its paging or order), for remembering its figures."""
+    matching = tuple(getattr(filters, f.name) for f in dataclasses.fields(filters) if f.name not in _PAGING)
+    return caller.admin, caller.project_id, matching, tuple(sorted(filters.tags.items()))
 
 
 def tags_of(query: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -174,22 +227,22 @@ def invoice_line_sums(query: Select[Any]) -> Select[bool, str, Decimal]:
     )
 
 
-def invoice_line_items(window_id: int) -> Select[LineResource, InvoiceLine]:
+def invoice_line_items(window_id: int) -> Select[LineResource, InvoiceLine, BillingWindow]:
     """An invoice's line items, in a stable order, for paging."""
     return (
-        select(LineResource, InvoiceLine)
+        select(LineResource, InvoiceLine, BillingWindow)
         .join(InvoiceLine, LineResource.line_id == InvoiceLine.id)
+        .join(BillingWindow, InvoiceLine.window_id == BillingWindow.id)
         .where(InvoiceLine.window_id == window_id)
         .order_by(LineResource.id)
     )
 
 
-def ordered(query: Q, sorts: dict[str, Any], filters: Filters, tiebreak: Any) -> Q:
-    """``query`` sorted as asked (then by ``tiebreak``, so pages are stable), one page of it."""
-    column = sorts[filters.sort]
-    order = column.desc() if filters.direction == "desc" else column.asc()
-    tie = tiebreak.desc() if filters.direction == "desc" else tiebreak.asc()
-    return query.order_by(order, tie).limit(filters.max).offset(filters.offset)  # type: ignore[return-value]
+def ordered(query: Q, sorts: dict[str, Any], filters: Filters, *tiebreaks: Any) -> Q:
+    """``query`` sorted as asked (then by ``tiebreaks``, so pages are stable), one page of it."""
+    columns = (sorts[filters.sort], *tiebreaks)
+    order = [column.desc() if filters.direction == "desc" else column.asc() for column in columns]
+    return query.order_by(*order).limit(filters.max).offset(filters.offset)  # type: ignore[return-value]
 
 
 def _midnight(day: dt.date) -> dt.datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from alembic import command
@@ -14,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from artifice.exceptions import SchemaOutdated, StoreError
 from artifice.store.exact_sql import register_sqlite_functions
 
+LOG = logging.getLogger(__name__)
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 # Execution option of a connection whose transaction writes (see _sqlite_begin).
 WRITE_OPTION = "artifice_write"
@@ -21,7 +23,8 @@ WRITE_OPTION = "artifice_write"
 
 def make_engine(url: str) -> Engine:
     try:
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        # A file needs no liveness check before each use; a server connection may have been dropped.
+        engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"[database] connection: cannot use {_safe(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
@@ -49,6 +52,21 @@ def _sqlite_begin(connection: Connection) -> None:
     otherwise fail at once (SQLITE_BUSY_SNAPSHOT in WAL mode) when another process wrote meanwhile."""
     immediate = connection.get_execution_options().get(WRITE_OPTION)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def analyze(engine: Engine) -> None:
+    """Give SQLite's planner table statistics (``ANALYZE``), best effort.
+
+    Without them it joins a line-item list from the largest table and sorts all of it; with
+    them it walks the invoices in index order. PostgreSQL keeps its own statistics.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    except SQLAlchemyError as exc:
+        LOG.warning("ANALYZE of the billing database failed (lists may be slower): %s", describe(exc))
 
 
 def describe(exc: SQLAlchemyError) -> str:

@@ -30,7 +30,7 @@ from artifice.store.types import ExactDecimal, UTCDateTime
 __all__ = [
     "ADJUSTMENT", "CLAIMED", "COMMITTED", "COMMITTING", "ESTIMATE", "ESTIMATED", "FAILED", "INVOICE",
     "NEEDS_RECONCILIATION", "PLUGIN_ITEM_TYPES", "RATED", "RESUMABLE", "STATES", "USAGE",
-    "Base", "BillingMonth", "BillingWindow", "InvoiceLine", "InvoiceTag", "LineResource", "TenantMonth",
+    "Base", "BillingMonth", "BillingWindow", "DataRevision", "InvoiceLine", "InvoiceTag", "LineResource", "TenantMonth",
 ]  # fmt: skip
 
 
@@ -49,6 +49,7 @@ class BillingWindow(Base):
         CheckConstraint("kind IN ('invoice','adjustment','estimate')", name="ck_window_kind"),
         UniqueConstraint("tenant_id", "period_start", "period_end", "revision", name="uq_window_revision"),
         Index("ix_billing_windows_tenant", "tenant_id", "period_start"),
+        Index("ix_billing_windows_period", "period_start", "id"),  # the lists' default order
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -152,3 +153,12 @@ class TenantMonth(Base):
     period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
     tenant_name: Mapped[str] = mapped_column(String(255), default="")
     listed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class DataRevision(Base):
+    """One row whose revision SQLite's triggers move on every change of the invoice tables (migration 0006)."""
+
+    __tablename__ = "data_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,87 @@
+"""Counts and totals remembered per database snapshot, so that an unchanged database is not summed again.
+
+A list's ``meta.total`` and its ``includeTotals`` sums cover every matching row, not one page:
+over 100,000 line items that is tens of milliseconds of SQL per request. Between billing runs
+the database does not change, so the API keeps each such figure under a key that changes
+whenever a committed write could have changed it:
+
+- PostgreSQL: the transaction's snapshot (``txid_current_snapshot()``). Read requests run in
+  REPEATABLE READ, READ ONLY transactions, so every statement of a request sees that one
+  snapshot; two equal snapshots see the same committed transactions, hence the same rows.
+- SQLite: ``data_revisions.revision``, which triggers (migration 0006) move on every insert,
+  update and delete of the invoice tables, read in the request's own transaction. If those
+  triggers are missing (a schema rebuilt by hand), nothing is remembered.
+
+Any other database gets no key, and every figure is computed each time. An entry is only
+found again under the same snapshot, so a remembered figure is always the one the request's
+own transaction would compute.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+ENTRIES = 2048
+TRIGGERS = 12  # four tables, three events (migration 0006)
+LOG = logging.getLogger(__name__)
+
+
+class SnapshotCache:
+    """A bounded LRU of figures keyed by (database snapshot, what was asked)."""
+
+    def __init__(self, engine: Engine, entries: int = ENTRIES) -> None:
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+        self._size = entries
+        self._lock = threading.Lock()
+        self._computing: dict[Hashable, threading.Lock] = {}
+        self._dialect = engine.dialect.name
+        if self._dialect == "sqlite" and _sqlite_triggers(engine) < TRIGGERS:
+            LOG.warning("the data_revision triggers are missing: counts and totals are computed on every request")
+            self._dialect = "none"
+
+    def figure(self, database: Session, asked: Hashable, compute: Callable[[], T]) -> T:
+        """What ``compute`` answers in ``database``'s transaction, remembered for its snapshot."""
+        snapshot = self._snapshot(database)
+        if snapshot is None:
+            return compute()
+        key = (snapshot, asked)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]  # type: ignore[return-value]
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:  # one request computes a figure; the others asking for it meanwhile wait for it
+            with self._lock:
+                if key in self._entries:
+                    return self._entries[key]  # type: ignore[return-value]
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._computing.pop(key, None)
+            with self._lock:
+                self._entries[key] = value
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+        return value
+
+    def _snapshot(self, database: Session) -> Hashable | None:
+        if self._dialect == "postgresql":
+            return str(database.scalar(text("SELECT txid_current_snapshot()::text")))
+        if self._dialect == "sqlite":
+            return int(database.scalar(text("SELECT revision FROM data_revisions WHERE id = 1")) or 0)
+        return None
+
+
+def _sqlite_triggers(engine: Engine) -> int:
+    query = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'data_revision_%'"
+    with engine.connect() as connection:
+        return int(connection.scalar(text(query)) or 0)

@@ -1,0 +1,134 @@
+"""The read API remembers counts and totals per database snapshot: never a figure another write made stale.
+
+Each test reads a list (which remembers its figures), changes the database the way a
+billing run, an operator or a tag update does, and reads again: the figures must move
+with the change, on SQLite and on a real PostgreSQL. The last one reads while another
+process-like writer commits invoices, and checks that every answer agrees with itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+import uvicorn
+
+from artifice import config
+from artifice.api.app import create_app
+from artifice.invoice import Tenant
+from artifice.store import db
+from artifice.store.windows import PricedLine, WindowStore
+from artifice.timeutil import Window
+from tests.servers import free_port
+
+ADMIN = "admin-token-snapshot"
+
+
+def bill(engine: sa.Engine, tenant: str, month: int, amount: str) -> None:
+    """What a billing run writes: one committed window with one line and one resource."""
+    store = WindowStore(engine)
+    claimed = store.claim(Tenant(tenant), Window.month(2026, month), "invoice", "csv", "run")
+    quantity = Decimal(amount)
+    resources = (("vm-1", quantity),)
+    line = PricedLine("Wellington", "m1.small", "compute", "hour", quantity, Decimal(1), quantity, resources)
+    claimed = store.record_lines(claimed, [line], "NZD")
+    store.committed(store.begin_attempt(claimed), None)
+
+
+@pytest.fixture
+def api(engine: sa.Engine, tmp_path: Path) -> Iterator[tuple[str, sa.Engine]]:
+    """``artifice-api``'s app on ``engine``'s database, and a separate engine that writes (another process's)."""
+    url = engine.url.render_as_string(hide_password=False)
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f"{ADMIN},,admin\n")
+    conf_file = tmp_path / "api.conf"
+    settings = f"[database]\nconnection = {url}\n\n[api]\nauth_strategy = token_file\ntoken_file = {tokens}\n"
+    conf_file.write_text(settings)
+    conf = config.load(["--config-file", str(conf_file)])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(conf), host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    writer = db.make_engine(url)
+    yield f"http://127.0.0.1:{port}", writer
+    writer.dispose()
+    server.should_exit = True
+    thread.join(10)
+
+
+def get(api: str, path: str, **params: Any) -> Any:
+    response = requests.get(api + path, params=params, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json(parse_float=Decimal)
+
+
+def figures(api: str) -> tuple[int, Decimal, int, Decimal]:
+    invoices = get(api, "/api/invoices", includeTotals="true")
+    items = get(api, "/api/invoice-line-items", includeTotals="true")
+    return (
+        invoices["meta"]["total"],
+        invoices["invoiceTotals"]["totalPrice"],
+        items["meta"]["total"],
+        items["lineItemTotals"]["itemPrice"],
+    )
+
+
+def test_a_billing_run_and_an_operator_fix_move_the_remembered_figures(api: tuple[str, sa.Engine]) -> None:
+    url, writer = api
+    bill(writer, "acme", 9, "10.25")
+    assert figures(url) == (1, Decimal("10.25"), 1, Decimal("10.25"))
+    assert figures(url) == (1, Decimal("10.25"), 1, Decimal("10.25"))  # answered again, unchanged
+    bill(writer, "globex", 9, "4.50")
+    assert figures(url) == (2, Decimal("14.75"), 2, Decimal("14.75"))
+    with writer.begin() as connection:  # an operator corrects an amount by hand
+        connection.execute(sa.text("UPDATE invoice_lines SET amount = '5.00' WHERE amount = '4.50'"))
+        connection.execute(sa.text("UPDATE line_resources SET quantity = '5.00' WHERE quantity = '4.50'"))
+    assert figures(url) == (2, Decimal("15.25"), 2, Decimal("15.25"))
+    with writer.begin() as connection:
+        connection.execute(sa.text("DELETE FROM billing_windows WHERE tenant_id = 'globex'"))
+    assert figures(url) == (1, Decimal("10.25"), 1, Decimal("10.25"))
+
+
+def test_a_tag_set_through_the_api_is_found_by_the_next_filtered_list(api: tuple[str, sa.Engine]) -> None:
+    url, writer = api
+    bill(writer, "acme", 9, "10.25")
+    assert get(url, "/api/invoices", **{"tags.paid": "yes", "includeTotals": "true"})["meta"]["total"] == 0
+    (invoice,) = get(url, "/api/invoices")["invoices"]
+    body = {"invoice": {"addTags": [{"name": "paid", "value": "yes"}]}}
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    assert requests.put(f"{url}/api/invoices/{invoice['id']}", json=body, headers=headers, timeout=60).ok
+    tagged = get(url, "/api/invoices", **{"tags.paid": "yes", "includeTotals": "true"})
+    assert tagged["meta"]["total"] == 1 and tagged["invoiceTotals"]["totalPrice"] == Decimal("10.25")
+
+
+def test_every_answer_agrees_with_itself_while_invoices_are_committed(api: tuple[str, sa.Engine]) -> None:
+    url, writer = api
+    done = threading.Event()
+
+    def billing() -> None:
+        for month in range(1, 13):
+            for tenant in ("acme", "globex", "initech"):
+                bill(writer, tenant, month, f"{month}.{len(tenant):02d}")
+        done.set()
+
+    thread = threading.Thread(target=billing)
+    thread.start()
+    answers, seen = 0, []
+    while not done.is_set() or answers < 5:
+        body = get(url, "/api/invoices", includeTotals="true", max=1000)
+        listed = sum((invoice["totalPrice"] for invoice in body["invoices"]), Decimal(0))
+        assert body["meta"]["total"] == len(body["invoices"])  # the count of this answer's own snapshot
+        assert body["invoiceTotals"]["totalPrice"] == listed
+        seen.append(body["meta"]["total"])
+        answers += 1
+    thread.join()
+    assert seen == sorted(seen) and get(url, "/api/invoices", includeTotals="true")["meta"]["total"] == 36
