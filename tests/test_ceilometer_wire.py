@@ -54,7 +54,29 @@ PAGES = {
     "fields missing": [{"counter_name": "instance"}, {}],
     "an element that is not an object": [sample(), 3, "x", None, sample(message_id="m-2")],
     "empty": [],
+    "zero as a name, an older API's field names": [
+        sample(counter_name=0, counter_unit=0, counter_type=0),
+        {
+            **{k: v for k, v in sample().items() if not k.startswith("counter_")},
+            **{"meter": "cpu", "volume": 5, "unit": "ns", "type": "cumulative"},
+        },
+        sample(counter_name=None, meter="cpu", counter_volume=None, volume=7),
+    ],
 }
+
+# JSON that json.loads reads and msgspec does not: the collector reads it as json.loads does.
+ODD_BODIES = {
+    "NaN and Infinity": b'[{"counter_name": "cpu", "counter_volume": NaN}, {"counter_volume": Infinity}]',
+    "a number out of range": b'[{"counter_name": "cpu", "counter_volume": 1e400}]',
+    "a lone surrogate": b'[{"counter_name": "cpu", "project_id": "p\\ud800"}]',
+}
+
+
+@pytest.mark.parametrize("name", ODD_BODIES)
+def test_json_that_msgspec_refuses_is_read_as_json_loads_reads_it(name: str) -> None:
+    body = ODD_BODIES[name]
+    fast = page_frame(decode_page(body), "RegionOne")
+    pd.testing.assert_frame_equal(fast, samples_frame(json.loads(body), "RegionOne"))
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -226,7 +226,7 @@ def _listing(
     filters.active, filters.estimate = active, estimate
     filters.start_date, filters.end_date = _day("startDate", startDate), _day("endDate", endDate)
     filters.tags = queries.tags_of(list(request.query_params.multi_items()))
-    if any("\x00" in value for value in filters.tags.values()):
+    if any("\x00" in name or "\x00" in value for name, value in filters.tags.items()):
         raise BadParameter("tags", "NUL characters are not allowed")
     return filters
 

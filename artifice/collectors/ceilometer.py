@@ -101,8 +101,8 @@ class CeilometerCollector(ApiCollector):
             query = [_eq("project_id", tenant_id), *_window_query(Window(span.start, span.end), upper, upper_op)]
             url = options.build_url(f"/v2/meters/{parse.quote(meter, safe='')}", query, [f"limit={page}"])
             batch = self._call_raw(region, f"reading {meter} samples", url)
-            fresh = [s for s in batch if _field(s, "message_id") not in seen]
-            seen.update(_field(s, "message_id") for s in fresh)
+            fresh = [s for s in batch if _identity(s) not in seen]
+            seen.update(map(_identity, fresh))
             rows.extend(fresh)
             if len(batch) < page:
                 return page_frame(rows, region)
@@ -111,8 +111,23 @@ class CeilometerCollector(ApiCollector):
                     f"more than {page} {meter} samples share one timestamp at "
                     f"{self.endpoint(region)}; raise [{GROUP}] page_size"
                 )
-            last = _field(batch[-1], "timestamp")
-            upper, upper_op = pd.Timestamp(last).tz_localize("UTC").to_pydatetime(), "le"
+            upper, upper_op = self._page_end(batch[-1], meter, region), "le"
+
+    def _page_end(self, last: Any, meter: str, region: str) -> Any:
+        """The time the next page ends at: the last (oldest) sample's, which must be readable."""
+        stamp = _field(last, "timestamp")
+        moment = pd.NaT
+        if isinstance(stamp, str):
+            try:
+                moment = pd.Timestamp(stamp)
+            except ValueError:
+                moment = pd.NaT
+        if pd.isna(moment):
+            raise CollectionError(
+                f"the oldest {meter} sample of a page from {self.endpoint(region)} has no readable "
+                f"timestamp ({stamp!r}): cannot ask for the page before it"
+            )
+        return (moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")).to_pydatetime()
 
     def _call_raw(self, region: str, what: str, url: str) -> list[Any]:
         """GET ``url`` of the region's metering endpoint through the session, its page decoded by msgspec."""
@@ -154,6 +169,14 @@ class CeilometerCollector(ApiCollector):
                     }
                 )
         return rows
+
+
+def _identity(sample: Any) -> str:
+    """What tells a sample seen on two pages apart: its message id, else its own fields."""
+    message_id = _field(sample, "message_id")
+    if isinstance(message_id, str) and message_id:
+        return message_id
+    return repr(tuple(_field(sample, name) for name in ("resource_id", "timestamp", "counter_name", "counter_volume")))
 
 
 def _field(sample: Any, name: str) -> Any:

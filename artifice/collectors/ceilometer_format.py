@@ -10,6 +10,7 @@ whose values are not the plain strings and numbers the API sends.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
@@ -98,12 +99,20 @@ def _number(value: Any) -> float | None:
 
 
 class WireSample(msgspec.Struct, gc=False):
-    """The fields of one v2 sample the raw schema needs; the metadata undecoded until needed."""
+    """The fields of one v2 sample the raw schema needs; the metadata undecoded until needed.
+
+    ``meter``, ``unit``, ``volume`` and ``type`` are the newer names of the ``counter_`` fields,
+    read where those are empty (missing, for the volume), as ``samples_frame`` reads them.
+    """
 
     counter_name: Any = None
     counter_unit: Any = None
-    counter_volume: Any = None
+    counter_volume: Any = msgspec.UNSET
     counter_type: Any = None
+    meter: Any = None
+    unit: Any = None
+    volume: Any = None
+    type: Any = None
     project_id: Any = None
     resource_id: Any = None
     timestamp: Any = None
@@ -117,8 +126,9 @@ _SEPARATOR = "\x00"
 _PADDED = re.compile(r"\x00\s|\s\x00")  # \s is str.isspace, what str.strip removes
 _ASCII_SPACES = [chr(code) for code in range(128) if chr(code).isspace()]
 _ANY = msgspec.json.Decoder()
-_NAMES = {"tenant_id": "project_id", "meter": "counter_name", "resource_id": "resource_id", "unit": "counter_unit",
-          "source": "source", "message_id": "message_id", "counter_type": "counter_type"}  # fmt: skip
+_NAMES = {"tenant_id": "project_id", "resource_id": "resource_id", "source": "source", "message_id": "message_id"}
+_EITHER = {"meter": ("counter_name", "meter"), "unit": ("counter_unit", "unit"),
+           "counter_type": ("counter_type", "type")}  # fmt: skip
 _FROM_METADATA = {"flavor": FLAVOR_KEYS, "status": STATUS_KEYS, "started_at": STARTED_KEYS,
                   "ended_at": ENDED_KEYS, "resource_name": NAME_KEYS}  # fmt: skip
 
@@ -130,8 +140,8 @@ def decode_page(body: bytes) -> list[WireSample] | list[Any]:
     """
     try:
         return _PAGE.decode(body)
-    except msgspec.ValidationError:
-        values = _ANY.decode(body)
+    except msgspec.MsgspecError:  # not a list of objects, or JSON msgspec is stricter about (NaN, 1e400)
+        values = json.loads(body)
         if not isinstance(values, list):
             raise ValueError(f"a page of samples is a JSON list, not {type(values).__name__}") from None
         return values
@@ -143,8 +153,15 @@ def page_frame(samples: Sequence[WireSample], region: str) -> pd.DataFrame:
         return samples_frame([_as_dict(s) for s in samples if isinstance(s, WireSample | Mapping)], region)
     values = {field: list(map(attrgetter(field), samples)) for field in WireSample.__struct_fields__}
     columns: dict[str, Any] = {name: _names(values[field]) for name, field in _NAMES.items()}
+    for name, (field, newer) in _EITHER.items():  # ``a or b``, as samples_frame reads them
+        first, second = values[field], values[newer]
+        either = first if all(first) else [a or b for a, b in zip(first, second, strict=True)]
+        columns[name] = _names(either)
     columns["timestamp"] = _texts(values["timestamp"])
-    columns["volume"] = _numbers(values["counter_volume"])
+    volumes = values["counter_volume"]
+    if msgspec.UNSET in volumes:
+        volumes = [b if a is msgspec.UNSET else a for a, b in zip(volumes, values["volume"], strict=True)]
+    columns["volume"] = _numbers(volumes)
     which, distinct = pd.factorize(np.array(list(map(bytes, values["resource_metadata"])), dtype=object))
     metadata = [_ANY.decode(raw) for raw in distinct]  # each distinct metadata object decoded once
     for name, keys in _FROM_METADATA.items():
@@ -159,6 +176,7 @@ def _as_dict(sample: WireSample | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(sample, Mapping):
         return sample
     fields = {field: getattr(sample, field) for field in sample.__struct_fields__}
+    fields = {field: value for field, value in fields.items() if value is not msgspec.UNSET}
     fields["resource_metadata"] = _ANY.decode(sample.resource_metadata)
     return fields
 

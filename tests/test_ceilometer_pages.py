@@ -1,0 +1,105 @@
+"""Odd samples where the Ceilometer collector pages: a clear CollectionError or every sample, never a traceback.
+
+A real Ceilometer cannot be made to store these, so a local HTTP server answers the pages
+(newest first, ``page_size`` 10, as the v2 API pages ``GET /v2/meters/<name>``).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artifice import config
+from artifice.collectors.ceilometer import CeilometerCollector
+from artifice.exceptions import CollectionError
+from artifice.timeutil import Window
+from tests.servers import REPO
+
+
+def sample(hour: int, **changes: Any) -> dict[str, Any]:
+    return {
+        "counter_name": "instance", "counter_type": "gauge", "counter_unit": "instance", "counter_volume": 1.0,
+        "message_id": f"m-{hour}", "project_id": "acme", "resource_id": "vm-1", "source": "openstack",
+        "timestamp": f"2026-10-10T{hour:02d}:00:00", "resource_metadata": {"flavor.name": "m1.small"},
+        **changes,
+    }  # fmt: skip
+
+
+def full_page(last: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ten samples, 20:00 down to 11:00, the last one changed by ``last``."""
+    return [sample(hour) for hour in range(20, 11, -1)] + [sample(11, **last)]
+
+
+class Pages(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        pages: list[Any] = self.server.pages  # type: ignore[attr-defined]
+        body = json.dumps(pages.pop(0) if pages else []).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[tuple[CeilometerCollector, http.server.ThreadingHTTPServer]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conf = tmp_path / "ceilometer.conf"
+    conf.write_text(f"""
+[collector:ceilometer]
+regions = RegionOne
+endpoints = RegionOne:http://127.0.0.1:{server.server_address[1]}
+page_size = 10
+[service_credentials]
+auth_type = none
+[telemetry]
+retries = 0
+[metering]
+meter_mapping = {REPO / "etc" / "artifice" / "meters.yaml"}
+trust_sources = openstack
+""")
+    yield CeilometerCollector(config.load(["--config-file", str(conf)])), server
+    server.shutdown()
+
+
+def collect(collector: tuple[CeilometerCollector, http.server.ThreadingHTTPServer], pages: list[Any]) -> Any:
+    reader, server = collector
+    server.pages = pages  # type: ignore[attr-defined]
+    return reader.collect("acme", Window.month(2026, 10), ["instance"], 0)
+
+
+@pytest.mark.parametrize(
+    "last",
+    [{"timestamp": "garbage"}, {"timestamp": None}, {"timestamp": 12}],
+    ids=["unreadable", "null", "a number"],
+)
+def test_a_page_ending_in_an_unreadable_timestamp_is_a_collection_error(collector: Any, last: dict[str, Any]) -> None:
+    with pytest.raises(CollectionError, match="timestamp"):
+        collect(collector, [full_page(last), []])
+
+
+def test_a_page_ending_in_a_timestamp_with_an_offset_pages_on(collector: Any) -> None:
+    frame = collect(collector, [full_page({"timestamp": "2026-10-10T11:00:00+00:00"}), [sample(10)], []])
+    assert len(frame) == 11
+
+
+def test_a_message_id_that_is_not_text_is_read_as_any_other(collector: Any) -> None:
+    frame = collect(collector, [full_page({"message_id": {"id": "m-11"}}), [sample(10)]])
+    assert len(frame) == 11
+
+
+def test_samples_without_message_ids_are_all_read_across_pages(collector: Any) -> None:
+    first = [sample(hour, message_id=None) for hour in range(20, 10, -1)]
+    second = [sample(11, message_id=None)] + [sample(hour, message_id=None) for hour in range(10, 1, -1)]
+    frame = collect(collector, [first, second, [sample(1, message_id=None), sample(0, message_id=None)]])
+    assert sorted(frame["timestamp"].dt.hour) == list(range(0, 21))  # 11:00, on both pages, read once
