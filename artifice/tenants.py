@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 
-from artifice import openstack
 from artifice.exceptions import CollectionError
 from artifice.model import Tenant
 
@@ -32,6 +30,10 @@ tenants_opts = [
 
 def keystone_projects(conf: cfg.ConfigOpts) -> dict[str, str]:
     """Project id -> name, from Keystone's v3 API."""
+    from keystoneauth1 import exceptions as ks_exc  # here: the commands that only read the database skip it
+
+    from artifice import openstack
+
     session = openstack.make_session(conf)
     credentials = conf[openstack.CREDENTIALS_GROUP]
     endpoint = {"service_type": "identity", "interface": credentials.interface, "version": (3, 0)}

@@ -15,9 +15,9 @@ SHELLS = ("artifice.cli", "artifice.daemon", "artifice.api")
 MAX_LINES = 400
 
 
-def _loaded_after(code: str) -> list[str]:
-    """The web-stack modules a fresh interpreter holds after running ``code``."""
-    listing = f"sorted(m for m in sys.modules if m.split('.')[0] in {WEB_STACK!r})"
+def _loaded_after(code: str, packages: tuple[str, ...] = WEB_STACK) -> list[str]:
+    """The modules of ``packages`` (the web stack) a fresh interpreter holds after running ``code``."""
+    listing = f"sorted(m for m in sys.modules if m.split('.')[0] in {packages!r})"
     probe = f"{code}\nimport json, sys\nprint(json.dumps({listing}))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -32,6 +32,15 @@ def test_a_dry_run_bill_loads_no_web_stack(demo_conf: Path) -> None:
     argv = ["--config-file", str(demo_conf), "bill", "--tenant", "acme", "--month", "2026-10", "--dry-run"]
     code = f"from artifice.cli.main import main\nrc = main({argv!r})\nassert rc == 0, rc"
     assert _loaded_after(code) == []
+
+
+def test_status_loads_neither_alembic_nor_the_telemetry_clients(demo_conf: Path, tmp_path: Path) -> None:
+    # `artifice status` only reads the database: its start-up is what an operator waits for
+    upgrade = "from artifice.cli.manage import main\nassert main(['--config-file', {conf!r}, 'db', 'upgrade']) == 0"
+    subprocess.run([sys.executable, "-c", upgrade.format(conf=str(demo_conf))], check=True, cwd=tmp_path, timeout=120)
+    code = f"from artifice.cli.main import main\nassert main(['--config-file', {str(demo_conf)!r}, 'status']) == 0"
+    heavy = ("alembic", "pandas", "numpy", "ceilometerclient", "gnocchiclient", *WEB_STACK)
+    assert _loaded_after(code, heavy) == []
 
 
 def _imports(path: Path) -> set[str]:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from artifice.exceptions import SchemaOutdated, StoreError
 from artifice.store.exact_sql import register_sqlite_functions
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 LOG = logging.getLogger(__name__)
+# The newest migration's revision: what the schema check compares with, without importing alembic
+# (a fifth of every command's start-up). tests/test_migrations_head.py holds it to alembic's head.
+SCHEMA_HEAD = "0006"
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 # Execution option of a connection whose transaction writes (see _sqlite_begin).
 WRITE_OPTION = "artifice_write"
@@ -87,19 +90,27 @@ def _safe(url: str) -> str:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", _MIGRATIONS)
     return config
 
 
 def head_revision() -> str | None:
+    """The newest migration's revision, as alembic reads the migrations."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision alembic recorded in the database (``alembic_version``), None before any."""
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.scalar(text("SELECT version_num FROM alembic_version"))
     except SQLAlchemyError as exc:
         raise StoreError(f"database {_safe(str(engine.url))} is unavailable: {describe(exc)}") from exc
 
@@ -108,6 +119,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (what ``artifice-manage db upgrade`` runs)."""
     if engine.dialect.name == "sqlite" and engine.url.database:
         os.makedirs(os.path.dirname(os.path.abspath(engine.url.database)), exist_ok=True)
+    from alembic import command
+
     config = _alembic_config()
     try:
         with engine.begin() as connection:
@@ -119,7 +132,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def check_schema(engine: Engine) -> None:
     """Refuse to run on a schema older or newer than this code."""
-    current, head = current_revision(engine), head_revision()
+    current, head = current_revision(engine), SCHEMA_HEAD
     if current != head:
         raise SchemaOutdated(
             f"database {_safe(str(engine.url))} schema is at revision {current or 'none'}, "
