@@ -110,7 +110,8 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             if not inspect(connection).has_table("alembic_version"):
                 return None
-            return connection.scalar(text("SELECT version_num FROM alembic_version"))
+            found = connection.scalar(text("SELECT version_num FROM alembic_version"))
+            return None if found is None else str(found)
     except SQLAlchemyError as exc:
         raise StoreError(f"database {_safe(str(engine.url))} is unavailable: {describe(exc)}") from exc
 
