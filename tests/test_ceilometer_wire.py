@@ -54,6 +54,15 @@ PAGES = {
     "fields missing": [{"counter_name": "instance"}, {}],
     "an element that is not an object": [sample(), 3, "x", None, sample(message_id="m-2")],
     "empty": [],
+    "a long page of few resources (pandas caches repeated timestamps)": [
+        sample(
+            message_id=f"m-{i}",
+            resource_id=f"vm-{i % 3}",
+            timestamp=f"2026-11-01T{i % 24:02d}:00:00",
+            resource_metadata={"launched_at": "2026-10-01T00:00:00", "deleted_at": "2026-11-20" if i % 3 else None},
+        )
+        for i in range(300)
+    ],
     "zero as a name, an older API's field names": [
         sample(counter_name=0, counter_unit=0, counter_type=0),
         {

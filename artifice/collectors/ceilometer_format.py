@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from artifice.collectors.base import conform
+from artifice.collectors.base import TIME_COLUMNS, conform
 
 _MISSING = {"", "none", "null"}
 FLAVOR_KEYS = ("flavor.name", "instance_type")
@@ -124,9 +124,8 @@ class WireSample(msgspec.Struct, gc=False):
 _PAGE = msgspec.json.Decoder(list[WireSample])
 _SEPARATOR = "\x00"
 _PADDED = re.compile(r"\x00\s|\s\x00")  # \s is str.isspace, what str.strip removes
-_ASCII_SPACES = [chr(code) for code in range(128) if chr(code).isspace()]
 _ANY = msgspec.json.Decoder()
-_NAMES = {"tenant_id": "project_id", "resource_id": "resource_id", "source": "source", "message_id": "message_id"}
+_NAMES = {"tenant_id": "project_id", "resource_id": "resource_id", "source": "source"}
 _EITHER = {"meter": ("counter_name", "meter"), "unit": ("counter_unit", "unit"),
            "counter_type": ("counter_type", "type")}  # fmt: skip
 _FROM_METADATA = {"flavor": FLAVOR_KEYS, "status": STATUS_KEYS, "started_at": STARTED_KEYS,
@@ -148,15 +147,20 @@ def decode_page(body: bytes) -> list[WireSample] | list[Any]:
 
 
 def page_frame(samples: Sequence[WireSample], region: str) -> pd.DataFrame:
-    """The raw-usage frame of decoded pages' samples, as ``samples_frame`` builds it from dicts."""
+    """The raw-usage frame of decoded pages' samples, as ``samples_frame`` builds it from dicts.
+
+    Each name column is factorized once and only its distinct values are checked and cleaned,
+    becoming the categorical the raw schema wants (so ``conform`` has little left to do).
+    """
     if set(map(type, samples)) - {WireSample}:
         return samples_frame([_as_dict(s) for s in samples if isinstance(s, WireSample | Mapping)], region)
-    values = {field: list(map(attrgetter(field), samples)) for field in WireSample.__struct_fields__}
-    columns: dict[str, Any] = {name: _names(values[field]) for name, field in _NAMES.items()}
+    values = _Fields(samples)
+    columns: dict[str, Any] = {name: _category(values[field]) for name, field in _NAMES.items()}
+    columns["message_id"] = _names(values["message_id"])
     for name, (field, newer) in _EITHER.items():  # ``a or b``, as samples_frame reads them
-        first, second = values[field], values[newer]
-        either = first if all(first) else [a or b for a, b in zip(first, second, strict=True)]
-        columns[name] = _names(either)
+        first = values[field]
+        either = first if all(first) else [a or b for a, b in zip(first, values[newer], strict=True)]
+        columns[name] = _category(either)
     columns["timestamp"] = _texts(values["timestamp"])
     volumes = values["counter_volume"]
     if msgspec.UNSET in volumes:
@@ -165,11 +169,42 @@ def page_frame(samples: Sequence[WireSample], region: str) -> pd.DataFrame:
     which, distinct = pd.factorize(np.array(list(map(bytes, values["resource_metadata"])), dtype=object))
     metadata = [_ANY.decode(raw) for raw in distinct]  # each distinct metadata object decoded once
     for name, keys in _FROM_METADATA.items():
-        found = np.array([metadata_value(m, keys) for m in metadata] + [None], dtype=object)
-        columns[name] = found[which]
-    frame = pd.DataFrame(columns, dtype=object)
+        found = [metadata_value(m, keys) for m in metadata]
+        if name in TIME_COLUMNS:  # parsed by conform, from text
+            columns[name] = np.array([*found, None], dtype=object)[which]
+        else:
+            columns[name] = _categorical(which, found)
+    frame = pd.DataFrame(columns)
     frame["region"] = region
     return conform(frame)
+
+
+class _Fields(dict[str, list[Any]]):
+    """One list per ``WireSample`` field, taken from the samples when first asked for."""
+
+    def __init__(self, samples: Sequence[WireSample]) -> None:
+        super().__init__()
+        self.samples = samples
+
+    def __missing__(self, field: str) -> list[Any]:
+        self[field] = list(map(attrgetter(field), self.samples))
+        return self[field]
+
+
+def _category(values: list[Any]) -> pd.Categorical:
+    """``_name`` of each value as a categorical: factorized, then only the distinct values cleaned."""
+    if not set(map(type, values)) <= {str, type(None)}:  # numbers or bools as names: one at a time
+        return pd.Categorical(np.array([_name(v) for v in values], dtype=object))
+    codes, distinct = pd.factorize(np.array(values, dtype=object))
+    return _categorical(codes, [_name(value) for value in distinct])
+
+
+def _categorical(codes: Any, names: list[str | None]) -> pd.Categorical:
+    """The categorical of ``names[code]`` per code (-1: missing), its categories sorted as pandas sorts them."""
+    categories = sorted({name for name in names if name is not None})
+    position = {name: index for index, name in enumerate(categories)}
+    remap = np.array([-1 if name is None else position[name] for name in names] + [-1], dtype=np.int64)
+    return pd.Categorical.from_codes(remap[codes], categories=categories)
 
 
 def _as_dict(sample: WireSample | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -196,13 +231,11 @@ def _names(values: list[Any]) -> Any:
 def _padded(strings: set[str]) -> bool:
     """Whether any of ``strings`` starts or ends with whitespace (what ``str.strip`` removes).
 
-    All joined by NUL: ASCII text is searched for NUL beside each ASCII space character,
-    a few fast substring searches instead of a Python test per value; other text by a regex.
+    All joined by NUL: one C-speed split finds whether there is whitespace at all (ids have
+    none); only then does a regex look for it beside a NUL.
     """
     joined = _SEPARATOR + _SEPARATOR.join(strings) + _SEPARATOR
-    if not joined.isascii():
-        return _PADDED.search(joined) is not None
-    return any(_SEPARATOR + space in joined or space + _SEPARATOR in joined for space in _ASCII_SPACES)
+    return len(joined.split(maxsplit=1)) > 1 and _PADDED.search(joined) is not None
 
 
 def _texts(values: list[Any]) -> Any:
