@@ -32,6 +32,7 @@ T = TypeVar("T")
 ENTRIES = 2048
 TRIGGERS = 12  # four tables, three events (migration 0006)
 LOG = logging.getLogger(__name__)
+_KEY = "artifice_snapshot"  # in Session.info: (the transaction, its snapshot's key)
 
 
 class SnapshotCache:
@@ -74,6 +75,16 @@ class SnapshotCache:
         return value
 
     def _snapshot(self, database: Session) -> Hashable | None:
+        """The key of ``database``'s snapshot, read once per transaction (a request's one snapshot)."""
+        transaction = database.get_transaction()
+        remembered: tuple[object, Hashable | None] | None = database.info.get(_KEY)
+        if transaction is not None and remembered is not None and remembered[0] is transaction:
+            return remembered[1]
+        key = self._read_snapshot(database)
+        database.info[_KEY] = (database.get_transaction(), key)
+        return key
+
+    def _read_snapshot(self, database: Session) -> Hashable | None:
         if self._dialect == "postgresql":
             return str(database.scalar(text("SELECT txid_current_snapshot()::text")))
         if self._dialect == "sqlite":
