@@ -53,8 +53,10 @@ def test_end_to_end_benchmark(gnocchi: dict[str, str], ceilometer: dict[str, str
         "| Gnocchi    | batched",
         "| Gnocchi    | per-tenant",
         "| Ceilometer | per-tenant",
+        "its reads alone",
         "## CloudKitty 25.0.0 collecting the same month",
         "## Targets",
+        "wall / its reads alone (batched",
     )
 
 

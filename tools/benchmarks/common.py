@@ -252,6 +252,30 @@ def bill_month(conf_path: Path, month: str) -> dict[str, Any]:
     }
 
 
+def read_month(conf_path: Path, month: str) -> dict[str, Any]:
+    """(In the child) only the reads ``bill_month`` makes: the tenants, then each batch, nothing billed.
+
+    The same collector, batches (``tenants_per_read``) and parallel requests, one batch after
+    the other: what the telemetry server must answer, and Artifice decode, for a month's bills.
+    """
+    from artifice import config
+    from artifice import tenants as tenant_filter
+    from artifice.billing.pipeline import Pipeline
+    from artifice.timeutil import parse_month
+
+    conf = config.load(["--config-file", str(conf_path)])
+    window = parse_month(month)
+    rows = 0
+    with clock() as took:
+        pipeline = Pipeline.from_config(conf)
+        ids = [tenant.id for tenant in tenant_filter.billed(conf, pipeline.tenants(window))]
+        size = max(pipeline.collector.tenants_per_read, 1)
+        for first in range(0, len(ids), size):
+            batch = ids[first : first + size]
+            rows += len(pipeline.collector.collect_many(batch, window, sorted(pipeline.rules), conf.metering.lead_in))
+    return {"tenants": len(ids), "rows": rows, "wall": took.wall, "cpu": took.cpu, "collector": pipeline.collector}
+
+
 def exit_on_sigterm() -> None:
     """Make SIGTERM raise SystemExit, so that ``finally`` blocks stop the servers a benchmark started."""
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
