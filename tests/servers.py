@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "tools" / "servers"
@@ -43,3 +48,23 @@ class Server:
 
     def stop(self) -> None:
         self._run("stop", self.directory)
+
+
+@contextlib.contextmanager
+def api_in_thread(conf: Any) -> Iterator[str]:
+    """``artifice-api``'s app for ``conf`` under uvicorn in a thread; its base URL, stopped afterwards."""
+    import uvicorn
+
+    from artifice.api.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(conf), host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

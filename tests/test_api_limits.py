@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,17 +9,15 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 
 from artifice import config
 from artifice.api import documents
-from artifice.api.app import create_app
 from artifice.invoice import Tenant
 from artifice.store import db
 from artifice.store.windows import PricedLine, WindowStore
 from artifice.timeutil import Window
 from tests.conftest import demo_conf_text, write_conf
-from tests.servers import free_port
+from tests.servers import api_in_thread
 
 ADMIN, ACME = "admin-token-limits", "acme-token-limits"
 RESOURCES = 1500
@@ -54,15 +50,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tokens.write_text(f"{ADMIN},,admin\n{ACME},acme,member\n")
     text = demo_conf_text(tmp) + f"\n[api]\nauth_strategy = token_file\ntoken_file = {tokens}\n"
     conf = config.load(["--config-file", str(write_conf(tmp / "api.conf", text))])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(conf), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with api_in_thread(conf) as base:
+        yield base
 
 
 def get(api: str, path: str, token: str = ADMIN, **params: Any) -> Any:

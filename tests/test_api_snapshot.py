@@ -9,7 +9,6 @@ process-like writer commits invoices, and checks that every answer agrees with i
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,15 +17,13 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-import uvicorn
 
 from artifice import config
-from artifice.api.app import create_app
 from artifice.invoice import Tenant
 from artifice.store import db
 from artifice.store.windows import PricedLine, WindowStore
 from artifice.timeutil import Window
-from tests.servers import free_port
+from tests.servers import api_in_thread
 
 ADMIN = "admin-token-snapshot"
 
@@ -52,17 +49,10 @@ def api(engine: sa.Engine, tmp_path: Path) -> Iterator[tuple[str, sa.Engine]]:
     settings = f"[database]\nconnection = {url}\n\n[api]\nauth_strategy = token_file\ntoken_file = {tokens}\n"
     conf_file.write_text(settings)
     conf = config.load(["--config-file", str(conf_file)])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(conf), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     writer = db.make_engine(url)
-    yield f"http://127.0.0.1:{port}", writer
+    with api_in_thread(conf) as base:
+        yield base, writer
     writer.dispose()
-    server.should_exit = True
-    thread.join(10)
 
 
 def get(api: str, path: str, **params: Any) -> Any:
