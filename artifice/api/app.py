@@ -273,12 +273,14 @@ def _visible(window: Any, who: Caller, ident: int) -> None:
         raise NotFound(f"invoice {ident} not found")  # another tenant's invoice does not exist for this token
 
 
-def _documents(database: Session, windows: list[Any], admin: bool) -> list[dict[str, Any]]:
+def _documents(
+    database: Session, windows: list[Any], admin: bool, line_items: documents.LineItemPage | None = None
+) -> list[dict[str, Any]]:
     """The invoice documents of some windows' rows, their lines and tags read in one query each."""
     ids = [window.id for window in windows]
     lines = queries.of_windows(database, models.InvoiceLine, ids)
     tags = queries.of_windows(database, InvoiceTag, ids)
-    return [documents.invoice(window, lines[window.id], tags[window.id], admin) for window in windows]
+    return [documents.invoice(window, lines[window.id], tags[window.id], admin, line_items) for window in windows]
 
 
 def _invoice(database: Session, who: Caller, ident: int, size: int, offset: int) -> dict[str, Any]:
@@ -289,9 +291,7 @@ def _invoice(database: Session, who: Caller, ident: int, size: int, offset: int)
     query = queries.invoice_line_items(ident)
     rows = [(resource, line) for resource, line, _ in queries.line_items(database, query.limit(size).offset(offset))]
     meta = {"size": len(rows), "total": _count(database, query), "offset": offset, "max": size}
-    lines = queries.of_windows(database, models.InvoiceLine, [ident])[ident]
-    tags = queries.of_windows(database, InvoiceTag, [ident])[ident]
-    return documents.invoice(window, lines, tags, who.admin, (rows, meta))
+    return _documents(database, [window], who.admin, (rows, meta))[0]
 
 
 def _retag(database: Session, window: BillingWindow, changes: InvoiceChanges) -> None:
