@@ -38,6 +38,7 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 import pandas as pd
 from gnocchiclient import exceptions as gnocchi_exc  # type: ignore[import-untyped]
 from gnocchiclient.v1 import client as gnocchi_client  # type: ignore[import-untyped]
@@ -292,8 +293,17 @@ def _next_marker(answer: Any) -> str | None:
 
 
 def _json(answer: Any) -> Any:
-    """A response's decoded body; ``[]`` (a metric not found) passes through."""
-    return answer if isinstance(answer, list) else json.loads(answer.content)
+    """A response's decoded body; ``[]`` (a metric not found) passes through.
+
+    orjson decodes an aggregates answer in about half json's time; what it refuses (NaN,
+    which Python's JSON writers emit) goes to json, which reads it as Python does.
+    """
+    if isinstance(answer, list):
+        return answer
+    try:
+        return orjson.loads(answer.content)
+    except orjson.JSONDecodeError:
+        return json.loads(answer.content)
 
 
 def _measures_frame(groups: Sequence[Any]) -> pd.DataFrame:
