@@ -31,8 +31,10 @@ def check_counter_types(
     known = type_codes >= 0
     if not known.any():
         return
-    pairs = np.unique(np.stack([meter_codes[known], type_codes[known]]), axis=1)
-    for meter_code, type_code in pairs.T:
+    # Each (meter, type) pair once: count them in one table, meters shifted by one so that -1 fits.
+    pairs = (meter_codes[known].astype(np.int64) + 1) * len(types) + type_codes[known]
+    present = np.flatnonzero(np.bincount(pairs, minlength=(len(meters) + 1) * len(types)))
+    for meter_code, type_code in zip(present // len(types) - 1, present % len(types), strict=True):
         rule = rules.get(str(meters[meter_code])) if meter_code >= 0 else None
         kind = str(types[type_code]).lower()
         expected = TRANSFORMERS_FOR.get(kind)
