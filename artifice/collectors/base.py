@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from oslo_config import cfg
 
@@ -21,7 +22,7 @@ RAW_COLUMNS: dict[str, str] = {
     "volume": "float64",
     "unit": "category",
     "source": "category",
-    "message_id": "string",
+    "message_id": "object",  # str, None where missing: only compared, never computed on
     "flavor": "category",
     "status": "category",
     "counter_type": "category",  # Ceilometer's gauge | cumulative | delta, where the backend keeps it
@@ -38,15 +39,47 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     for name, dtype in RAW_COLUMNS.items():
         column = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=object)
         if name in TIME_COLUMNS:
-            out[name] = _timestamps(column).astype(dtype)
+            out[name] = parse_timestamps(column).astype(dtype)
         elif name == "volume":
             out[name] = pd.to_numeric(column, errors="coerce").astype(dtype)
+        elif name == "message_id":
+            out[name] = pd.Series(_texts(column), index=frame.index, dtype=object)
         else:
             out[name] = column.astype(dtype)
     return out.reset_index(drop=True)
 
 
-def _timestamps(column: pd.Series) -> pd.Series:
+def concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Raw frames one after the other: categoricals unioned (their codes remapped), nothing parsed again."""
+    frames = [frame for frame in frames if len(frame)]
+    if len(frames) <= 1:
+        return frames[0].reset_index(drop=True) if frames else conform(pd.DataFrame())
+    columns = {}
+    for name, dtype in RAW_COLUMNS.items():
+        parts = [frame[name] for frame in frames]
+        if dtype == "category":
+            columns[name] = _union(parts)
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
+
+
+def _union(parts: list[pd.Series]) -> pd.Categorical:
+    """Categorical series one after the other, over the sorted union of their categories."""
+    categories = sorted({value for part in parts for value in part.cat.categories})
+    codes = [part.cat.set_categories(categories).cat.codes.to_numpy() for part in parts]
+    return pd.Categorical.from_codes(np.concatenate(codes), categories=categories)
+
+
+def _texts(column: pd.Series) -> np.ndarray:
+    """Each value as text, None where missing (one C pass when they already are)."""
+    values: np.ndarray = column.to_numpy(dtype=object, na_value=None)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        values = np.array([None if value is None else str(value) for value in values], dtype=object)
+    return values
+
+
+def parse_timestamps(column: pd.Series) -> pd.Series:
     """UTC timestamps; unparseable ones, and those nanoseconds cannot hold (year 9999), become NaT."""
     stamps = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")
     if stamps.dtype != RAW_COLUMNS["timestamp"]:  # a coarser unit: some stamps are out of range

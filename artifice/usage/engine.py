@@ -141,8 +141,8 @@ def rate(
     trusted = set(trust_sources)
     source = columns["source"]
     trusted_table = source.table([str(s) in trusted for s in source.categories], False, bool)
-    message_ids = raw["message_id"]
-    with_id = message_ids.notna().to_numpy(dtype=bool)
+    message_ids = raw["message_id"].to_numpy(dtype=object)
+    with_id = ~pd.isna(message_ids)
     repeated = _repeated(message_ids, np.flatnonzero(with_id)) if with_id.any() else np.zeros(0, dtype=np.int64)
     if not len(repeated) and _all_good(samples, source.codes, trusted_table, context.end):
         try:
@@ -196,17 +196,17 @@ def _all_good(samples: Samples, source: np.ndarray, trusted: np.ndarray, end: in
     return bool(low >= 0 and high < np.inf)
 
 
-def _repeated(message_ids: pd.Series, candidates: np.ndarray) -> np.ndarray:
+def _repeated(message_ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """The candidate rows whose (non-empty) message id an earlier candidate already has."""
-    ids = message_ids.iloc[candidates].astype("string")
-    repeated: np.ndarray = candidates[((ids != "") & ids.duplicated()).to_numpy(dtype=bool)]
+    twice = candidates[pd.Series(message_ids[candidates], copy=False).duplicated().to_numpy(dtype=bool)]
+    repeated: np.ndarray = twice[message_ids[twice] != ""]
     return repeated
 
 
 def _clean(
     samples: Samples,
     trusted: np.ndarray,
-    message_ids: pd.Series,
+    message_ids: np.ndarray,
     with_id: np.ndarray,
     context: _Context,
     report: SampleReport,
