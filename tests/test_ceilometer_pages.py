@@ -103,3 +103,11 @@ def test_samples_without_message_ids_are_all_read_across_pages(collector: Any) -
     second = [sample(11, message_id=None)] + [sample(hour, message_id=None) for hour in range(10, 1, -1)]
     frame = collect(collector, [first, second, [sample(1, message_id=None), sample(0, message_id=None)]])
     assert sorted(frame["timestamp"].dt.hour) == list(range(0, 21))  # 11:00, on both pages, read once
+
+
+def test_a_page_only_the_general_decoder_reads_pages_on_from_a_scanned_one(collector: Any) -> None:
+    """The scanner takes the first page, not the second (a number as a resource id); 11:00 is on both."""
+    second = [sample(11), sample(10, resource_id=7), sample(9)]
+    frame = collect(collector, [full_page({}), second])
+    assert sorted(frame["timestamp"].dt.hour) == list(range(9, 21))
+    assert sorted(frame["resource_id"].astype(str).unique()) == ["7", "vm-1"]

@@ -38,7 +38,7 @@ def test_every_third_party_import_of_artifice_is_declared() -> None:
     assert not missing, f"imported but not in install_requires: {missing}"
 
 
-def test_the_wheel_ships_the_meter_mapping(tmp_path: Path) -> None:
+def test_the_wheel_ships_the_meter_mapping_and_the_compiled_scanner(tmp_path: Path) -> None:
     import subprocess
     import zipfile
 
@@ -49,6 +49,7 @@ def test_the_wheel_ships_the_meter_mapping(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("artifice-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "artifice/usage/meters.yaml" in names
+    assert any(re.fullmatch(r"artifice/collectors/_wirescan\..*\.so", name) for name in names)  # compiled
 
 
 def test_without_a_configured_mapping_the_shipped_one_bills(tmp_path: Path) -> None:

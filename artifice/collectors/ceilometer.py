@@ -16,10 +16,12 @@ billed).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 from urllib import parse
 
+import numpy as np
 import pandas as pd
 from ceilometerclient import exc as ceilo_exc
 from ceilometerclient.v2 import client as ceilo_client
@@ -28,9 +30,11 @@ from keystoneauth1 import adapter
 from keystoneauth1 import exceptions as ks_exc
 
 from artifice import openstack
+from artifice.collectors import ceilometer_scan
 from artifice.collectors.api import ApiCollector
-from artifice.collectors.base import conform
+from artifice.collectors.base import concat
 from artifice.collectors.ceilometer_format import decode_page, page_frame, samples_frame
+from artifice.collectors.ceilometer_scan import ScannedPage, identity, scanned_frame
 from artifice.exceptions import CollectionError
 from artifice.model import Tenant
 from artifice.timeutil import Window
@@ -38,6 +42,8 @@ from artifice.timeutil import Window
 GROUP = "collector:ceilometer"
 STATISTICS_TRANSFORMERS = ("max", "sum")
 _ERRORS = (ceilo_exc.HTTPException, ceilo_exc.BaseException, ks_exc.ClientException)
+_NAT = np.iinfo(np.int64).min  # an unreadable time, as numpy and pandas hold it
+Page: TypeAlias = ScannedPage | pd.DataFrame  # a page scanned into columns, or decoded into a frame
 
 
 class CeilometerCollector(ApiCollector):
@@ -72,16 +78,15 @@ class CeilometerCollector(ApiCollector):
         return [Tenant(t) for t in sorted(found)]
 
     def collect(self, tenant_id: str, window: Window, meters: Sequence[str], lead_in: int) -> pd.DataFrame:
-        frames = []
+        parts: list[Page] = []
         for region in self.regions():
             for meter in meters:
                 if self.transformers.get(meter) in STATISTICS_TRANSFORMERS:
-                    frames.append(samples_frame(self._statistics_rows(region, tenant_id, meter, window), region))
+                    parts.append(samples_frame(self._statistics_rows(region, tenant_id, meter, window), region))
                 else:
                     start = window.start - pd.Timedelta(seconds=lead_in)
-                    frames.append(self._samples(region, tenant_id, meter, Window(start, window.end)))
-        # concat turns categoricals whose categories differ into plain strings: conform them back
-        return conform(pd.concat(frames, ignore_index=True)) if frames else samples_frame([], "")
+                    parts.extend(self._samples(region, tenant_id, meter, Window(start, window.end)))
+        return _frame(parts)
 
     def _call(self, region: str, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         manager_name, _, function_name = method.partition(".")
@@ -91,46 +96,46 @@ class CeilometerCollector(ApiCollector):
             self.conf, f"{what} from Ceilometer at {self.endpoint(region)}", _ERRORS, function, *args, **kwargs
         )
 
-    def _samples(self, region: str, tenant_id: str, meter: str, span: Window) -> pd.DataFrame:
-        """All samples in ``span``, paging backwards from its end, decoded from the wire (``page_frame``)."""
-        page = self.options.page_size
+    def _samples(self, region: str, tenant_id: str, meter: str, span: Window) -> list[Page]:
+        """All samples in ``span``, paging backwards from its end; a sample two pages repeat is kept once.
+
+        A page ending at time T asks for the next one up to T included (samples can share a
+        timestamp), so only the samples at T can come back: those already read are left out.
+        """
+        page_size = self.options.page_size
         upper, upper_op = span.end, "lt"
-        seen: set[Any] = set()
-        rows: list[Any] = []
+        pages: list[Page] = []
+        bound, at_bound = _NAT, set[str]()  # the last page's oldest time, and the samples read at it
         while True:
             query = [_eq("project_id", tenant_id), *_window_query(Window(span.start, span.end), upper, upper_op)]
-            url = options.build_url(f"/v2/meters/{parse.quote(meter, safe='')}", query, [f"limit={page}"])
-            batch = self._call_raw(region, f"reading {meter} samples", url)
-            fresh = [s for s in batch if _identity(s) not in seen]
-            seen.update(map(_identity, fresh))
-            rows.extend(fresh)
-            if len(batch) < page:
-                return page_frame(rows, region)
-            if not fresh:
+            url = options.build_url(f"/v2/meters/{parse.quote(meter, safe='')}", query, [f"limit={page_size}"])
+            body = self._call_raw(region, f"reading {meter} samples", url)
+            page = ceilometer_scan.scan(body, region) or page_frame(decode_page(body), region)
+            times = _times(page)
+            repeated = np.flatnonzero(times == bound)
+            repeated = repeated[[key in at_bound for key in _identities(page, repeated)]]
+            keep = np.ones(len(times), dtype=bool)
+            keep[repeated] = False
+            pages.append(_kept(page, keep))
+            if len(times) < page_size:
+                return pages
+            if not keep.any():
                 raise CollectionError(
-                    f"more than {page} {meter} samples share one timestamp at "
+                    f"more than {page_size} {meter} samples share one timestamp at "
                     f"{self.endpoint(region)}; raise [{GROUP}] page_size"
                 )
-            upper, upper_op = self._page_end(batch[-1], meter, region), "le"
+            if times[-1] == _NAT:
+                raise CollectionError(
+                    f"the oldest {meter} sample of a page from {self.endpoint(region)} has no readable "
+                    "timestamp: cannot ask for the page before it"
+                )
+            if times[-1] != bound:
+                bound, at_bound = times[-1], set()
+            at_bound.update(_identities(page, np.flatnonzero(keep & (times == bound))))
+            upper, upper_op = pd.Timestamp(bound, tz="UTC").to_pydatetime(), "le"
 
-    def _page_end(self, last: Any, meter: str, region: str) -> Any:
-        """The time the next page ends at: the last (oldest) sample's, which must be readable."""
-        stamp = _field(last, "timestamp")
-        moment = pd.NaT
-        if isinstance(stamp, str):
-            try:
-                moment = pd.Timestamp(stamp)
-            except ValueError:
-                moment = pd.NaT
-        if pd.isna(moment):
-            raise CollectionError(
-                f"the oldest {meter} sample of a page from {self.endpoint(region)} has no readable "
-                f"timestamp ({stamp!r}): cannot ask for the page before it"
-            )
-        return (moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")).to_pydatetime()
-
-    def _call_raw(self, region: str, what: str, url: str) -> list[Any]:
-        """GET ``url`` of the region's metering endpoint through the session, its page decoded by msgspec."""
+    def _call_raw(self, region: str, what: str, url: str) -> bytes:
+        """GET ``url`` of the region's metering endpoint through the session: the answer's body."""
         key = f"{region} (raw)"
         if key not in self._clients:
             credentials = self.conf[openstack.CREDENTIALS_GROUP]
@@ -140,9 +145,9 @@ class CeilometerCollector(ApiCollector):
             )  # fmt: skip
         self.requests += 1
 
-        def fetch() -> list[Any]:
-            answer = self._clients[key].get(url, headers={"Accept": "application/json"})
-            return decode_page(answer.content)
+        def fetch() -> bytes:
+            body: bytes = self._clients[key].get(url, headers={"Accept": "application/json"}).content
+            return body
 
         return openstack.call(self.conf, f"{what} from Ceilometer at {self.endpoint(region)}", _ERRORS, fetch)
 
@@ -171,19 +176,38 @@ class CeilometerCollector(ApiCollector):
         return rows
 
 
-def _identity(sample: Any) -> str:
-    """What tells a sample seen on two pages apart: its message id, else its own fields."""
-    message_id = _field(sample, "message_id")
-    if isinstance(message_id, str) and message_id:
-        return message_id
-    return repr(tuple(_field(sample, name) for name in ("resource_id", "timestamp", "counter_name", "counter_volume")))
+def _times(page: Page) -> np.ndarray:
+    """Each sample's time in ns (``_NAT`` where unreadable)."""
+    if isinstance(page, ScannedPage):
+        return page.times
+    return np.asarray(page["timestamp"].array.asi8)
 
 
-def _field(sample: Any, name: str) -> Any:
-    """A field of a decoded sample: a ``WireSample``, or a plain JSON value of a page that was not all objects."""
-    if isinstance(sample, dict):
-        return sample.get(name)
-    return getattr(sample, name, None)
+def _identities(page: Page, rows: np.ndarray) -> list[str]:
+    """What tells each of ``rows`` from the same sample repeated on the next page."""
+    if isinstance(page, ScannedPage):
+        return page.identities(rows)
+    picked = page.iloc[rows].astype(object).where(page.iloc[rows].notna(), None)
+    return [
+        identity(r.message_id, r.resource_id, time, r.meter, r.volume)
+        for r, time in zip(picked.itertuples(), _times(page)[rows], strict=True)
+    ]
+
+
+def _kept(page: Page, keep: np.ndarray) -> Page:
+    if isinstance(page, ScannedPage):
+        page.keep = None if keep.all() else keep
+        return page
+    return page[keep].reset_index(drop=True)
+
+
+def _frame(parts: Sequence[Page]) -> pd.DataFrame:
+    """One raw frame of the parts in order, each run of scanned pages framed at once."""
+    frames = [
+        scanned_frame(list(run)) if scanned else concat(list(run))
+        for scanned, run in itertools.groupby(parts, key=lambda part: isinstance(part, ScannedPage))
+    ]
+    return concat(frames) if frames else samples_frame([], "")
 
 
 def _eq(field: str, value: str) -> dict[str, str]:

@@ -52,17 +52,17 @@ def samples_frame(samples: Iterable[Mapping[str, Any]], region: str) -> pd.DataF
     """
     rows = [s for s in samples if isinstance(s, Mapping)]
     columns: dict[str, list[Any]] = {
-        "tenant_id": [_name(r.get("project_id")) for r in rows],
-        "meter": [_name(r.get("counter_name") or r.get("meter")) for r in rows],
-        "resource_id": [_name(r.get("resource_id")) for r in rows],
+        "tenant_id": [name_value(r.get("project_id")) for r in rows],
+        "meter": [name_value(r.get("counter_name") or r.get("meter")) for r in rows],
+        "resource_id": [name_value(r.get("resource_id")) for r in rows],
         "timestamp": [_text(r.get("timestamp")) for r in rows],
         "volume": [_number(r.get("counter_volume", r.get("volume"))) for r in rows],
-        "unit": [_name(r.get("counter_unit") or r.get("unit")) for r in rows],
-        "source": [_name(r.get("source")) for r in rows],
-        "message_id": [_name(r.get("message_id")) for r in rows],
+        "unit": [name_value(r.get("counter_unit") or r.get("unit")) for r in rows],
+        "source": [name_value(r.get("source")) for r in rows],
+        "message_id": [name_value(r.get("message_id")) for r in rows],
         "flavor": [metadata_value(r.get("resource_metadata"), FLAVOR_KEYS) for r in rows],
         "status": [metadata_value(r.get("resource_metadata"), STATUS_KEYS) for r in rows],
-        "counter_type": [_name(r.get("counter_type") or r.get("type")) for r in rows],
+        "counter_type": [name_value(r.get("counter_type") or r.get("type")) for r in rows],
         "started_at": [metadata_value(r.get("resource_metadata"), STARTED_KEYS) for r in rows],
         "ended_at": [metadata_value(r.get("resource_metadata"), ENDED_KEYS) for r in rows],
         "resource_name": [metadata_value(r.get("resource_metadata"), NAME_KEYS) for r in rows],
@@ -72,7 +72,7 @@ def samples_frame(samples: Iterable[Mapping[str, Any]], region: str) -> pd.DataF
     return conform(frame)
 
 
-def _name(value: Any) -> str | None:
+def name_value(value: Any) -> str | None:
     """An id or a name: a non-empty string (numbers taken as text); anything else is missing."""
     if isinstance(value, bool):
         return None
@@ -128,7 +128,7 @@ _ANY = msgspec.json.Decoder()
 _NAMES = {"tenant_id": "project_id", "resource_id": "resource_id", "source": "source"}
 _EITHER = {"meter": ("counter_name", "meter"), "unit": ("counter_unit", "unit"),
            "counter_type": ("counter_type", "type")}  # fmt: skip
-_FROM_METADATA = {"flavor": FLAVOR_KEYS, "status": STATUS_KEYS, "started_at": STARTED_KEYS,
+FROM_METADATA = {"flavor": FLAVOR_KEYS, "status": STATUS_KEYS, "started_at": STARTED_KEYS,
                   "ended_at": ENDED_KEYS, "resource_name": NAME_KEYS}  # fmt: skip
 
 
@@ -168,12 +168,12 @@ def page_frame(samples: Sequence[WireSample], region: str) -> pd.DataFrame:
     columns["volume"] = _numbers(volumes)
     which, distinct = pd.factorize(np.array(list(map(bytes, values["resource_metadata"])), dtype=object))
     metadata = [_ANY.decode(raw) for raw in distinct]  # each distinct metadata object decoded once
-    for name, keys in _FROM_METADATA.items():
+    for name, keys in FROM_METADATA.items():
         found = [metadata_value(m, keys) for m in metadata]
         if name in TIME_COLUMNS:  # parsed by conform, from text
             columns[name] = np.array([*found, None], dtype=object)[which]
         else:
-            columns[name] = _categorical(which, found)
+            columns[name] = categorical(which, found)
     frame = pd.DataFrame(columns)
     frame["region"] = region
     return conform(frame)
@@ -194,12 +194,12 @@ class _Fields(dict[str, list[Any]]):
 def _category(values: list[Any]) -> pd.Categorical:
     """``_name`` of each value as a categorical: factorized, then only the distinct values cleaned."""
     if not set(map(type, values)) <= {str, type(None)}:  # numbers or bools as names: one at a time
-        return pd.Categorical(np.array([_name(v) for v in values], dtype=object))
+        return pd.Categorical(np.array([name_value(v) for v in values], dtype=object))
     codes, distinct = pd.factorize(np.array(values, dtype=object))
-    return _categorical(codes, [_name(value) for value in distinct])
+    return categorical(codes, [name_value(value) for value in distinct])
 
 
-def _categorical(codes: Any, names: list[str | None]) -> pd.Categorical:
+def categorical(codes: Any, names: list[str | None]) -> pd.Categorical:
     """The categorical of ``names[code]`` per code (-1: missing), its categories sorted as pandas sorts them."""
     categories = sorted({name for name in names if name is not None})
     position = {name: index for index, name in enumerate(categories)}
@@ -223,9 +223,9 @@ def _names(values: list[Any]) -> Any:
         strings = set(values) - {None}
         if "" not in strings and not _padded(strings):
             return array
-        cleaned = {v: _name(v) for v in strings}
+        cleaned = {v: name_value(v) for v in strings}
         return np.array([None if v is None else cleaned[v] for v in values], dtype=object)
-    return np.array([_name(v) for v in values], dtype=object)
+    return np.array([name_value(v) for v in values], dtype=object)
 
 
 def _padded(strings: set[str]) -> bool:
