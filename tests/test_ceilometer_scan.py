@@ -138,6 +138,8 @@ NAMES = st.one_of(
                      "\u2003x", "x\u00a0", "tab\t", "\U0001f600", "\ud800"]),
     st.text(max_size=6),
 )  # fmt: skip
+
+
 def stamps(years: tuple[int, int], months: tuple[int, int], days: tuple[int, int], hours: tuple[int, int],
            seconds: tuple[int, int]) -> st.SearchStrategy[str]:  # fmt: skip
     return st.builds(

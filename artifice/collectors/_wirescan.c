@@ -28,13 +28,14 @@
 #include <string.h>
 
 enum { F_NAME, F_UNIT, F_TYPE, F_PROJECT, F_RESOURCE, F_SOURCE, F_MESSAGE, F_METADATA, N_FIELDS };
-enum { K_TIMESTAMP = N_FIELDS, K_VOLUME, K_OTHER, K_REFUSED };
+enum { K_TIMESTAMP = N_FIELDS, K_VOLUME, K_OTHER, K_REFUSED, K_END };
 #define MAX_DEPTH 64
 #define MAX_KEYS 32 /* keys of a sample recognised from the previous sample's */
 
 typedef struct {
     const unsigned char *p, *end;
     int escaped; /* the last string scanned had a backslash */
+    int ascii; /* and only ASCII bytes */
 } Cursor;
 
 typedef struct {
@@ -45,7 +46,7 @@ typedef struct {
 typedef struct { /* one column: per-sample codes into a table of distinct spans */
     int32_t *codes;
     Span *spans;
-    unsigned char *escaped;
+    unsigned char *escaped; /* per distinct value: 1 a backslash, 2 only ASCII */
     Py_ssize_t count, capacity;
     int32_t *slots; /* open addressing: -1 empty, else an index into spans */
     Py_ssize_t mask;
@@ -61,8 +62,12 @@ typedef struct {
 } Table;
 
 
+static unsigned char SPACE[256]; /* JSON's whitespace */
+
 static inline void skip_ws(Cursor *c) {
-    while (c->p < c->end && *c->p <= ' ' && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
+    const unsigned char *p = c->p;
+    while (p < c->end && SPACE[*p]) p++;
+    c->p = p;
 }
 
 static int utf8_sequence(Cursor *c) { /* strict UTF-8, as Python decodes it: no overlong, no surrogate */
@@ -94,8 +99,9 @@ static int hex4(const unsigned char *s) {
 /* 1 for the bytes a string holds as they are: printable ASCII but the quote and the backslash. */
 static unsigned char PLAIN[256];
 
-static void init_plain(void) {
+static void init_tables(void) {
     for (int b = 0x20; b < 0x80; b++) PLAIN[b] = b != '"' && b != '\\';
+    SPACE[' '] = SPACE['\n'] = SPACE['\r'] = SPACE['\t'] = 1;
 }
 
 /* The first byte from p that is not PLAIN: eight bytes at a time (SWAR) where the order allows. */
@@ -124,6 +130,7 @@ static int scan_string(Cursor *c, const unsigned char **start) {
     const unsigned char *p = c->p + 1, *end = c->end;
     *start = p;
     c->escaped = 0;
+    c->ascii = 1;
     for (;;) {
         p = plain_run(p, end);
         if (p >= end) return 0;
@@ -148,6 +155,7 @@ static int scan_string(Cursor *c, const unsigned char **start) {
             return 0; /* a control character */
         } else {
             c->p = p;
+            c->ascii = 0;
             if (!utf8_sequence(c)) return 0;
             p = c->p;
         }
@@ -324,7 +332,7 @@ static int grow_slots(Column *col) {
 }
 
 /* The code of the span [start, start + len) of body, added to the column's distinct values if new. */
-static int32_t intern(Column *col, const unsigned char *body, const unsigned char *start, Py_ssize_t len, int escaped) {
+static int32_t intern(Column *col, const unsigned char *body, const unsigned char *start, Py_ssize_t len, int flags) {
     uint64_t h = hash_bytes(start, len);
     if ((col->count + 1) * 2 > col->mask + 1 && !grow_slots(col)) return -2;
     Py_ssize_t at = h & col->mask;
@@ -344,11 +352,11 @@ static int32_t intern(Column *col, const unsigned char *body, const unsigned cha
         col->capacity = capacity;
     }
     if (col->count >= INT32_MAX) return -2;
-    if (len == 0 || escaped || start[0] <= ' ' || start[0] >= 0x80 || start[len - 1] <= ' ' || start[len - 1] >= 0x80)
+    if (len == 0 || (flags & 1) || start[0] <= ' ' || start[0] >= 0x80 || start[len - 1] <= ' ' || start[len - 1] >= 0x80)
         col->odd = 1;
     Span span = {start - body, len, h};
     col->spans[col->count] = span;
-    col->escaped[col->count] = (unsigned char)escaped;
+    col->escaped[col->count] = (unsigned char)flags;
     col->slots[at] = (int32_t)col->count;
     return (int32_t)col->count++;
 }
@@ -393,6 +401,31 @@ static int key_of(const unsigned char *s, Py_ssize_t len) {
     return K_OTHER;
 }
 
+static inline int same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t len) {
+    uint64_t x, y, differ = 0;
+    uint32_t u, v;
+    if (len >= 8) { /* whole words, the last one overlapping the one before */
+        Py_ssize_t last = len - 8;
+        for (Py_ssize_t i = 0; i < last; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            differ |= x ^ y;
+        }
+        memcpy(&x, a + last, 8);
+        memcpy(&y, b + last, 8);
+        return !(differ | (x ^ y));
+    }
+    if (len >= 4) {
+        memcpy(&u, a, 4), memcpy(&v, b, 4);
+        differ = u ^ v;
+        memcpy(&u, a + len - 4, 4), memcpy(&v, b + len - 4, 4);
+        return !(differ | (u ^ v));
+    }
+    while (len-- > 0)
+        if (*a++ != *b++) return 0;
+    return 1;
+}
+
 /* Whether the value at the cursor is byte for byte the column's last one (a resource's metadata
  * and names repeat on every poll): then the cursor moves past it and its code is the column's last. */
 static int same_as_last(Cursor *c, const unsigned char *body, const Column *col, int quoted) {
@@ -401,50 +434,40 @@ static int same_as_last(Cursor *c, const unsigned char *body, const Column *col,
     Py_ssize_t size = s->len + 2 * quoted;
     if (c->end - c->p < size) return 0;
     if (quoted && (c->p[0] != '"' || c->p[size - 1] != '"')) return 0;
-    if (memcmp(c->p + quoted, body + s->start, s->len) != 0) return 0;
+    if (s->len <= 64 ? !same_bytes(c->p + quoted, body + s->start, s->len)
+                     : memcmp(c->p + quoted, body + s->start, s->len) != 0)
+        return 0;
     c->p += size;
     return 1;
 }
 
-/* Bytes a key takes, from its opening quote to its value's first byte ("project_id": ), and
- * which field it is: a sample's keys come in the order of the previous one's, so most are
- * recognised by comparing bytes with the previous sample's. */
+/* The bytes before a value, from the end of the one before (or the object's brace) to the
+ * value's first byte (, "project_id": ), and which field the key names: a sample's keys come
+ * in the order of the previous one's, so most are recognised by comparing bytes with it. */
 typedef struct {
     Py_ssize_t start, len;
     int which;
 } KeyMark;
 
-static inline int same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t len) {
-    uint64_t x, y;
-    uint32_t u, v;
-    if (len >= 8) { /* whole words, the last one overlapping the one before */
-        for (Py_ssize_t i = 0;; i += 8) {
-            if (i > len - 8) i = len - 8;
-            memcpy(&x, a + i, 8);
-            memcpy(&y, b + i, 8);
-            if (x != y) return 0;
-            if (i == len - 8) return 1;
-        }
-    }
-    if (len >= 4) {
-        memcpy(&u, a, 4), memcpy(&v, b, 4);
-        if (u != v) return 0;
-        memcpy(&u, a + len - 4, 4), memcpy(&v, b + len - 4, 4);
-        return u == v;
-    }
-    while (len-- > 0)
-        if (*a++ != *b++) return 0;
-    return 1;
-}
-
-/* At a key: which field it is, the cursor moved to its value; K_REFUSED when it is not a plain key. */
-static int read_key(Cursor *c, const unsigned char *body, KeyMark *mark) {
-    const unsigned char *start = c->p, *key;
+/* From the end of a value (or the object's opening brace): the next key's field, the cursor at its
+ * value; K_END at the object's end (the cursor past it); K_REFUSED when not the plain shape. */
+static int next_key(Cursor *c, const unsigned char *body, KeyMark *mark, int first) {
+    const unsigned char *from = c->p, *key;
     if (mark->len && c->end - c->p > mark->len && same_bytes(c->p, body + mark->start, mark->len)) {
         c->p += mark->len;
-        mark->start = start - body;
-        skip_ws(c);
+        mark->start = from - body;
         return mark->which;
+    }
+    skip_ws(c);
+    if (c->p >= c->end) return K_REFUSED;
+    if (*c->p == '}') {
+        c->p++;
+        return K_END;
+    }
+    if (!first) {
+        if (*c->p != ',') return K_REFUSED;
+        c->p++;
+        skip_ws(c);
     }
     if (c->p >= c->end || *c->p != '"' || !scan_string(c, &key) || c->escaped) return K_REFUSED;
     int which = key_of(key, c->p - 1 - key);
@@ -452,8 +475,8 @@ static int read_key(Cursor *c, const unsigned char *body, KeyMark *mark) {
     if (c->p >= c->end || *c->p != ':') return K_REFUSED;
     c->p++;
     skip_ws(c);
-    mark->start = start - body;
-    mark->len = c->p - start;
+    mark->start = from - body;
+    mark->len = c->p - from;
     mark->which = which;
     return which;
 }
@@ -462,19 +485,25 @@ static int read_key(Cursor *c, const unsigned char *body, KeyMark *mark) {
 static int read_number(Cursor *c, double *out) {
     static const double POWERS[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const unsigned char *s = c->p;
-    if (!scan_number(c)) return 0;
+    const unsigned char *s = c->p, *q = s, *end = c->end;
     uint64_t mantissa = 0;
-    int digits = 0, scale = 0, negative = *s == '-';
-    const unsigned char *q = s + negative;
-    for (; q < c->p && *q >= '0' && *q <= '9'; q++, digits++) mantissa = mantissa * 10 + (*q - '0');
-    if (q < c->p && *q == '.')
-        for (q++; q < c->p && *q >= '0' && *q <= '9'; q++, digits++, scale++) mantissa = mantissa * 10 + (*q - '0');
-    if (q == c->p && digits <= 15) {
+    int digits = 0, scale = 0, negative = q < end && *q == '-';
+    q += negative;
+    if (q < end && *q == '0') { /* JSON allows no other leading zero */
+        q++, digits++;
+    } else {
+        for (; q < end && *q >= '0' && *q <= '9'; q++, digits++) mantissa = mantissa * 10 + (*q - '0');
+    }
+    if (q < end && *q == '.')
+        for (q++; q < end && *q >= '0' && *q <= '9'; q++, digits++, scale++) mantissa = mantissa * 10 + (*q - '0');
+    int plain = digits > 0 && (q >= end || (*q != 'e' && *q != 'E' && *q != '.')) && q[-1] != '.';
+    if (plain && digits <= 15) { /* digits and their scale are exact doubles: one correctly rounded division */
+        c->p = q;
         double value = (double)mantissa / POWERS[scale];
         *out = negative ? -value : value;
         return 1;
     }
+    if (!scan_number(c)) return 0;
     char *stop;
     *out = PyOS_string_to_double((const char *)s, &stop, NULL);
     if (PyErr_Occurred() || stop != (const char *)c->p) {
@@ -493,7 +522,7 @@ static int read_name(Cursor *c, const unsigned char *body, Column *col, int32_t 
     }
     if (*c->p == 'n') return literal(c, "null");
     if (*c->p != '"' || !scan_string(c, &value)) return 0;
-    *code = intern(col, body, value, c->p - 1 - value, c->escaped);
+    *code = intern(col, body, value, c->p - 1 - value, c->escaped | (c->ascii << 1));
     if (*code == -2) return -1;
     col->last = *code;
     return 1;
@@ -529,10 +558,10 @@ static int scan_sample(Cursor *c, const unsigned char *body, Table *t, KeyMark *
     t->stamps[row] = INT64_MIN;
     if (c->p >= c->end || *c->p != '{') return 0;
     c->p++;
-    skip_ws(c);
     for (int k = 0;; k++) {
         KeyMark spare = {0, 0, 0};
-        int which = read_key(c, body, k < MAX_KEYS ? &marks[k] : &spare), done;
+        int which = next_key(c, body, k < MAX_KEYS ? &marks[k] : &spare, k == 0), done;
+        if (which == K_END) break;
         if (which == K_REFUSED || c->p >= c->end) return 0;
         if (which != K_OTHER) {
             if (seen & (1u << which)) return 0; /* a repeated key */
@@ -551,15 +580,6 @@ static int scan_sample(Cursor *c, const unsigned char *body, Table *t, KeyMark *
             done = read_name(c, body, &t->columns[which], &t->columns[which].codes[row]);
         }
         if (done <= 0) return done;
-        skip_ws(c);
-        if (c->p >= c->end) return 0;
-        if (*c->p == '}') {
-            c->p++;
-            break;
-        }
-        if (*c->p != ',') return 0;
-        c->p++;
-        skip_ws(c);
     }
     if (!(seen & (1u << K_VOLUME))) return 0; /* samples_frame reads another field then */
     t->n++;
@@ -567,7 +587,7 @@ static int scan_sample(Cursor *c, const unsigned char *body, Table *t, KeyMark *
 }
 
 static int scan_page(const unsigned char *body, Py_ssize_t size, Table *t) {
-    Cursor c = {body, body + size, 0};
+    Cursor c = {body, body + size, 0, 1};
     KeyMark marks[MAX_KEYS];
     memset(marks, 0, sizeof marks);
     if (!grow_rows(t)) return -1;
@@ -597,9 +617,8 @@ static int scan_page(const unsigned char *body, Py_ssize_t size, Table *t) {
     return c.p == c.end;
 }
 
-static PyObject *text(const char *s, Py_ssize_t len) { /* a validated UTF-8 string; ASCII copied as it is */
-    for (Py_ssize_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] >= 0x80) return PyUnicode_DecodeUTF8(s, len, "strict");
+static PyObject *text(const char *s, Py_ssize_t len, int ascii) { /* validated UTF-8; ASCII copied as it is */
+    if (!ascii) return PyUnicode_DecodeUTF8(s, len, "strict");
     PyObject *str = PyUnicode_New(len, 127);
     if (str) memcpy(PyUnicode_1BYTE_DATA(str), s, len);
     return str;
@@ -610,8 +629,9 @@ static PyObject *distinct_values(Column *col, const unsigned char *body, int raw
     if (!list) return NULL;
     for (Py_ssize_t k = 0; k < col->count; k++) {
         const char *s = (const char *)body + col->spans[k].start;
-        PyObject *item = raw || col->escaped[k] ? PyBytes_FromStringAndSize(s, col->spans[k].len)
-                                                : text(s, col->spans[k].len);
+        unsigned char flags = col->escaped[k];
+        PyObject *item = raw || (flags & 1) ? PyBytes_FromStringAndSize(s, col->spans[k].len)
+                                            : text(s, col->spans[k].len, flags & 2);
         if (!item) {
             Py_DECREF(list);
             return NULL;
@@ -694,6 +714,6 @@ static struct PyModuleDef definition = {
 };
 
 PyMODINIT_FUNC PyInit__wirescan(void) {
-    init_plain();
+    init_tables();
     return PyModule_Create(&definition);
 }

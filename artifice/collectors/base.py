@@ -34,19 +34,21 @@ TIME_COLUMNS = frozenset(name for name, dtype in RAW_COLUMNS.items() if dtype.st
 
 
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give ``frame`` the raw schema's columns and dtypes."""
-    out = pd.DataFrame(index=frame.index)
+    """Give ``frame`` the raw schema's columns and dtypes (columns that already have theirs are kept)."""
+    columns = {}
     for name, dtype in RAW_COLUMNS.items():
         column = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=object)
-        if name in TIME_COLUMNS:
-            out[name] = parse_timestamps(column).astype(dtype)
+        if name == "message_id":
+            columns[name] = pd.Series(_texts(column), index=frame.index, dtype=object)
+        elif str(column.dtype) == dtype:
+            columns[name] = column
+        elif name in TIME_COLUMNS:
+            columns[name] = parse_timestamps(column).astype(dtype)
         elif name == "volume":
-            out[name] = pd.to_numeric(column, errors="coerce").astype(dtype)
-        elif name == "message_id":
-            out[name] = pd.Series(_texts(column), index=frame.index, dtype=object)
+            columns[name] = pd.to_numeric(column, errors="coerce").astype(dtype)
         else:
-            out[name] = column.astype(dtype)
-    return out.reset_index(drop=True)
+            columns[name] = column.astype(dtype)
+    return pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
 
 
 def concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -73,7 +75,7 @@ def _union(parts: list[pd.Series]) -> pd.Categorical:
 
 def _texts(column: pd.Series) -> np.ndarray:
     """Each value as text, None where missing (one C pass when they already are)."""
-    values: np.ndarray = column.to_numpy(dtype=object, na_value=None)
+    values: np.ndarray = column.to_numpy(dtype=object, na_value=None, copy=False)
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         values = np.array([None if value is None else str(value) for value in values], dtype=object)
     return values

@@ -86,7 +86,7 @@ class CeilometerCollector(ApiCollector):
                 else:
                     start = window.start - pd.Timedelta(seconds=lead_in)
                     parts.extend(self._samples(region, tenant_id, meter, Window(start, window.end)))
-        return _frame(parts)
+        return pages_frame(parts)
 
     def _call(self, region: str, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         manager_name, _, function_name = method.partition(".")
@@ -110,7 +110,7 @@ class CeilometerCollector(ApiCollector):
             query = [_eq("project_id", tenant_id), *_window_query(Window(span.start, span.end), upper, upper_op)]
             url = options.build_url(f"/v2/meters/{parse.quote(meter, safe='')}", query, [f"limit={page_size}"])
             body = self._call_raw(region, f"reading {meter} samples", url)
-            page = ceilometer_scan.scan(body, region) or page_frame(decode_page(body), region)
+            page = read_page(body, region)
             times = _times(page)
             repeated = np.flatnonzero(times == bound)
             repeated = repeated[[key in at_bound for key in _identities(page, repeated)]]
@@ -201,7 +201,12 @@ def _kept(page: Page, keep: np.ndarray) -> Page:
     return page[keep].reset_index(drop=True)
 
 
-def _frame(parts: Sequence[Page]) -> pd.DataFrame:
+def read_page(body: bytes, region: str) -> Page:
+    """A page of samples: scanned into columns, or (the scanner declines it) decoded into a frame."""
+    return ceilometer_scan.scan(body, region) or page_frame(decode_page(body), region)
+
+
+def pages_frame(parts: Sequence[Page]) -> pd.DataFrame:
     """One raw frame of the parts in order, each run of scanned pages framed at once."""
     frames = [
         scanned_frame(list(run)) if scanned else concat(list(run))

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from artifice.collectors import ceilometer_format as wire
-from artifice.collectors.base import TIME_COLUMNS, conform, parse_timestamps
+from artifice.collectors.base import RAW_COLUMNS, TIME_COLUMNS, conform, parse_timestamps
 
 try:
     from artifice.collectors import _wirescan  # type: ignore[attr-defined]
@@ -102,7 +102,7 @@ def scanned_frame(pages: Sequence[ScannedPage]) -> pd.DataFrame:
     for name, keys in wire.FROM_METADATA.items():
         found = [wire.metadata_value(m, keys) for m in metadata]
         if name in TIME_COLUMNS:  # each distinct time parsed once, as conform parses text
-            times = parse_timestamps(pd.Series([*found, None], dtype=object))
+            times = parse_timestamps(pd.Series([*found, None], dtype=object)).astype(RAW_COLUMNS[name])
             columns[name] = times.iloc[which].reset_index(drop=True)
         else:
             columns[name] = wire.categorical(which, found)
@@ -120,13 +120,16 @@ def _regions(pages: Sequence[ScannedPage], rows: list[Any]) -> pd.Categorical:
 
 def _gathered(pages: Sequence[ScannedPage], rows: list[Any], field: int) -> tuple[np.ndarray, list[str | bytes]]:
     """The kept rows' codes of ``field`` into the pages' distinct values laid one after the other."""
-    codes: list[np.ndarray] = []
+    if len(pages) == 1:
+        return pages[0].codes[field][rows[0]], pages[0].distinct[field]
     distinct: list[str | bytes] = []
-    for page, keep in zip(pages, rows, strict=True):
-        page_codes = page.codes[field][keep].astype(np.int64)
-        codes.append(np.where(page_codes < 0, -1, page_codes + len(distinct)))
+    offsets = []
+    for page in pages:
+        offsets.append(len(distinct))
         distinct.extend(page.distinct[field])
-    return np.concatenate(codes), distinct
+    codes = np.concatenate([page.codes[field][keep] for page, keep in zip(pages, rows, strict=True)])
+    shift = np.repeat(offsets, [len(page.times[keep]) for page, keep in zip(pages, rows, strict=True)])
+    return np.where(codes < 0, -1, codes + shift), distinct
 
 
 def _message_ids(pages: Sequence[ScannedPage], rows: list[Any]) -> np.ndarray:

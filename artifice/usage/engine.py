@@ -142,15 +142,14 @@ def rate(
     source = columns["source"]
     trusted_table = source.table([str(s) in trusted for s in source.categories], False, bool)
     message_ids = raw["message_id"].to_numpy(dtype=object)
-    with_id = ~pd.isna(message_ids)
-    repeated = _repeated(message_ids, np.flatnonzero(with_id)) if with_id.any() else np.zeros(0, dtype=np.int64)
+    repeated = _repeated(message_ids, np.arange(len(message_ids)))
     if not len(repeated) and _all_good(samples, source.codes, trusted_table, context.end):
         try:
             return _usage(_detail(_rate_blocks(samples, context, strict=True), context), SampleReport(len(samples)))
         except _Dirty:
             pass
     report = SampleReport()
-    keep = _clean(samples, trusted_table[source.codes], message_ids, with_id, context, report)
+    keep = _clean(samples, trusted_table[source.codes], message_ids, context, report)
     samples = samples.take(np.flatnonzero(keep))
     report.used = len(samples)
     return _usage(_detail(_rate_blocks(samples, context, strict=False), context), report)
@@ -197,8 +196,9 @@ def _all_good(samples: Samples, source: np.ndarray, trusted: np.ndarray, end: in
 
 
 def _repeated(message_ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """The candidate rows whose (non-empty) message id an earlier candidate already has."""
+    """The candidate rows whose message id (neither missing nor empty) an earlier candidate already has."""
     twice = candidates[pd.Series(message_ids[candidates], copy=False).duplicated().to_numpy(dtype=bool)]
+    twice = twice[~pd.isna(message_ids[twice])]  # duplicated() pairs missing ids too
     repeated: np.ndarray = twice[message_ids[twice] != ""]
     return repeated
 
@@ -207,7 +207,6 @@ def _clean(
     samples: Samples,
     trusted: np.ndarray,
     message_ids: np.ndarray,
-    with_id: np.ndarray,
     context: _Context,
     report: SampleReport,
 ) -> np.ndarray:
@@ -220,10 +219,9 @@ def _clean(
     keep = (samples.rule >= 0) & (t < context.end)  # NaT is the smallest int64: kept here, counted below
     _drop(report, "untrusted_source", keep & ~trusted)
     keep &= trusted
-    if with_id.any():
-        repeated = _repeated(message_ids, np.flatnonzero(keep & with_id))
-        _drop(report, "duplicate_message_id", repeated)
-        keep[repeated] = False
+    repeated = _repeated(message_ids, np.flatnonzero(keep))
+    _drop(report, "duplicate_message_id", repeated)
+    keep[repeated] = False
     checks = {
         "invalid_timestamp": t == _NAT,
         "invalid_volume": ~np.isfinite(volume),
