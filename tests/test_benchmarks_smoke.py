@@ -2,7 +2,9 @@
 
 Benchmarks print figures; they are not pass/fail on them (see BENCHMARKS.md).
 The end-to-end one bills the session's real Gnocchi and Ceilometer servers
-(``tests/telemetry.py``) rather than starting and loading its own.
+(``tests/telemetry.py``) rather than starting and loading its own; the
+CloudKitty processor one starts its own Gnocchi (both tools bill every project
+in it) and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -58,6 +60,19 @@ def test_end_to_end_benchmark(gnocchi: dict[str, str], ceilometer: dict[str, str
         "## Targets",
         "wall / its reads alone (batched",
     )
+
+
+def test_cloudkitty_processor_benchmark():
+    output = run("tools.benchmarks.cloudkitty_processor").stdout
+    assert_headers(
+        output,
+        "## CloudKitty's processor and Artifice, 1 x 1",
+        "| CloudKitty 25.0.0 cloudkitty-processor",
+        "| Artifice artifice bill --all",
+        "## Targets",
+        "CloudKitty processor / Artifice",
+    )
+    assert "totals equal to the cent: yes" in output, output
 
 
 def test_gnocchi_answers_benchmark(gnocchi: dict[str, str]):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,51 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def servers_cpu(servers: Mapping[str, Any]) -> float:
+    """CPU seconds used so far by ``tests.servers.Server``s' processes and their descendants.
+
+    The processes of each server's pid files: API workers, metricd, and PostgreSQL (Gnocchi's own
+    under ``pg/``, or a ``postgres.sh`` server's).
+    """
+    roots = set()
+    for server in servers.values():
+        directory = Path(server.directory)
+        pidfiles = [*directory.glob("*.pid"), *(directory / sub / "postmaster.pid" for sub in ("pg/data", "data"))]
+        for pidfile in pidfiles:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                roots.add(int(pidfile.read_text().split()[0]))
+    return process_tree_cpu(roots)
+
+
+def process_tree_cpu(roots: set[int]) -> float:
+    """CPU seconds used so far by the live processes ``roots`` and their descendants (NaN without roots).
+
+    Each process counts its own time and that of the children it has waited for (``cutime``),
+    so processes that ended and were reaped inside the tree are counted too.
+    """
+    if not roots:
+        return float("nan")
+    parent: dict[int, int] = {}
+    used: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                pid = int(entry.name)
+                parent[pid] = int(fields[1])
+                used[pid] = sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
+
+    def inside(pid: int) -> bool:
+        while pid > 1:
+            if pid in roots:
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    return sum(seconds for pid, seconds in used.items() if inside(pid))
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain aligned text table (also valid Markdown)."""
     cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
@@ -177,6 +222,16 @@ def rate_text(samples: float, seconds: float) -> str:
 
 def python() -> str:
     return sys.executable
+
+
+def cloudkitty_venv() -> str:
+    """The path of CloudKitty 25.0.0's venv (``tools/servers/cloudkitty.sh``), built first if needed."""
+    done = subprocess.run(
+        [str(REPO / "tools/servers/cloudkitty.sh"), "venv"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tools/servers/cloudkitty.sh venv failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
 
 
 def parse_or_bill(

@@ -54,6 +54,7 @@ from artifice.usage.mapping import load_mapping
 from tests.servers import Server, free_port
 from tools.benchmarks import common
 from tools.benchmarks.cloud import KINDS, REGIONS, Cloud, csv_billing_conf
+from tools.benchmarks.common import servers_cpu
 from tools.benchmarks.loaders import bulk_ceilometer, load_ceilometer, load_gnocchi, trusted_sources, wait_gnocchi
 
 MONTH = "2026-10"
@@ -315,37 +316,6 @@ def _served(backend: Backend, tenants: range) -> pd.DataFrame:
     return frame
 
 
-def servers_cpu(servers: dict[str, Server]) -> float:
-    """CPU seconds used so far by the servers' processes and their descendants (API, metricd, PostgreSQL)."""
-    roots = set()
-    for server in servers.values():
-        directory = Path(server.directory)
-        for pidfile in [*directory.glob("*.pid"), directory / "pg" / "data" / "postmaster.pid"]:
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                roots.add(int(pidfile.read_text().split()[0]))
-    if not roots:
-        return float("nan")
-    parent: dict[int, int] = {}
-    used: dict[int, float] = {}
-    ticks = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                pid = int(entry.name)
-                parent[pid] = int(fields[1])
-                used[pid] = sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
-
-    def served(pid: int) -> bool:
-        while pid > 1:
-            if pid in roots:
-                return True
-            pid = parent.get(pid, 0)
-        return False
-
-    return sum(seconds for pid, seconds in used.items() if served(pid))
-
-
 def _bill(conf_path: Path) -> dict[str, Any]:
     """(In the child process) bill every tenant of the month, or only read it (``READS_ONLY``); the figures."""
     waited = _time_http()
@@ -382,9 +352,7 @@ def _cloudkitty(args: argparse.Namespace, backend: Backend, projects: list[str])
     """CloudKitty's collector over the month of a few projects, one region: seconds per tenant-month."""
     if not projects or not args.cloudkitty_projects:
         return {}
-    venv = subprocess.run(
-        [str(common.REPO / "tools/servers/cloudkitty.sh"), "venv"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    venv = common.cloudkitty_venv()
     region, url = next(iter(backend.urls.items()))
     runs = []
     for project in projects[: args.cloudkitty_projects]:
