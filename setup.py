@@ -1,13 +1,14 @@
 import setuptools
 
-# The Ceilometer wire scanner is C for speed; without a compiler Artifice still
-# installs and reads every page with its pure-Python decoder (slower).
+# The telemetry scanners are C for speed; without a compiler Artifice still
+# installs and decodes every answer with its general (Python) decoders, slower.
 setuptools.setup(
     ext_modules=[
         setuptools.Extension(
             "artifice.collectors._wirescan",
-            ["artifice/collectors/_wirescan.c"],
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            [f"artifice/collectors/_scan/{name}.c" for name in ("module", "ceilometer", "gnocchi")],
+            depends=[f"artifice/collectors/_scan/{name}.h" for name in ("json", "columns", "scan")],
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-override-init"],
             optional=True,
         )
     ]

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from artifice.collectors.ceilometer_format import samples_frame
-from artifice.collectors.ceilometer_scan import SCANNER_BUILT, scan, scanned_frame
+from artifice.collectors.ceilometer_scan import scan, scanned_frame
+from artifice.collectors.wirescan import SCANNER_BUILT
 from tests.test_ceilometer_wire import PAGES, sample
 
 # The pages of test_ceilometer_wire the API could send as they are: the scanner must take them.

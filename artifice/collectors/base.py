@@ -81,6 +81,11 @@ def _texts(column: pd.Series) -> np.ndarray:
     return values
 
 
+def utc(nanoseconds: np.ndarray) -> pd.Series:
+    """A timestamp column of int64 nanoseconds since the epoch (the smallest int64: NaT)."""
+    return pd.Series(nanoseconds.view("datetime64[ns]")).dt.tz_localize("UTC")
+
+
 def parse_timestamps(column: pd.Series) -> pd.Series:
     """UTC timestamps; unparseable ones, and those nanoseconds cannot hold (year 9999), become NaT."""
     stamps = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")

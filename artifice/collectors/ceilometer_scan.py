@@ -20,19 +20,13 @@ import numpy as np
 import pandas as pd
 
 from artifice.collectors import ceilometer_format as wire
-from artifice.collectors.base import RAW_COLUMNS, TIME_COLUMNS, conform, parse_timestamps
-
-try:
-    from artifice.collectors import _wirescan  # type: ignore[attr-defined]
-except ImportError:  # built without a C compiler: every page takes the general decoder
-    _wirescan = None
+from artifice.collectors.base import RAW_COLUMNS, TIME_COLUMNS, conform, parse_timestamps, utc
+from artifice.collectors.wirescan import scanner, unescaped
 
 # The scanner's fields, in its order, by the raw schema's column they become.
 _NAMES = {"meter": 0, "unit": 1, "counter_type": 2, "tenant_id": 3, "resource_id": 4, "source": 5}
 _MESSAGE, _METADATA = 6, 7
 _ANY = msgspec.json.Decoder()
-
-SCANNER_BUILT = _wirescan is not None
 
 
 @dataclasses.dataclass
@@ -61,7 +55,7 @@ class ScannedPage:
 
     def _text(self, field: int, row: int) -> str | None:
         code = self.codes[field][row]
-        return None if code < 0 else wire.name_value(_decoded(self.distinct[field][code]))
+        return None if code < 0 else wire.name_value(unescaped(self.distinct[field][code]))
 
 
 def identity(message_id: str | None, resource_id: str | None, time: int, meter: str | None, volume: float) -> str:
@@ -71,9 +65,9 @@ def identity(message_id: str | None, resource_id: str | None, time: int, meter: 
 
 def scan(body: bytes, region: str) -> ScannedPage | None:
     """The page as columns, or None when the scanner does not take it (decode it with ``ceilometer_format``)."""
-    if _wirescan is None:
+    if scanner is None:
         return None
-    scanned = _wirescan.scan(body)
+    scanned = scanner.scan_samples(body)
     if scanned is None:
         return None
     _count, codes, distinct, plain, times, volumes = scanned
@@ -93,9 +87,9 @@ def scanned_frame(pages: Sequence[ScannedPage]) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for name, field in _NAMES.items():
         codes, distinct = _gathered(pages, rows, field)
-        columns[name] = wire.categorical(codes, [wire.name_value(_decoded(v)) for v in distinct])
+        columns[name] = wire.categorical(codes, [wire.name_value(unescaped(v)) for v in distinct])
     columns["message_id"] = _message_ids(pages, rows)
-    columns["timestamp"] = _utc(np.concatenate([page.times[keep] for page, keep in zip(pages, rows, strict=True)]))
+    columns["timestamp"] = utc(np.concatenate([page.times[keep] for page, keep in zip(pages, rows, strict=True)]))
     columns["volume"] = np.concatenate([page.volumes[keep] for page, keep in zip(pages, rows, strict=True)])
     codes, distinct = _gathered(pages, rows, _METADATA)
     which, metadata = _distinct_metadata(codes, distinct)
@@ -138,7 +132,7 @@ def _message_ids(pages: Sequence[ScannedPage], rows: list[Any]) -> np.ndarray:
         values = np.empty(len(distinct) + 1, dtype=object)
         values[:-1] = distinct
     else:
-        values = np.array([*(wire.name_value(_decoded(v)) for v in distinct), None], dtype=object)
+        values = np.array([*(wire.name_value(unescaped(v)) for v in distinct), None], dtype=object)
     ids: np.ndarray = values[codes]  # -1: the None at the end
     return ids
 
@@ -155,15 +149,3 @@ def _metadata(raw: str | bytes) -> Any:
         return _ANY.decode(raw)
     except msgspec.MsgspecError:  # JSON msgspec is stricter about (1e400, a lone surrogate)
         return json.loads(raw)
-
-
-def _decoded(value: str | bytes) -> str:
-    """A distinct string value: as it is, or (it has escapes) its raw text unescaped as json.loads does."""
-    if isinstance(value, bytes):
-        text: str = json.loads(b'"' + value + b'"')
-        return text
-    return value
-
-
-def _utc(nanoseconds: np.ndarray) -> pd.Series:
-    return pd.Series(nanoseconds.view("datetime64[ns]")).dt.tz_localize("UTC")
