@@ -32,12 +32,14 @@ import concurrent.futures
 import datetime as dt
 import functools
 import json
+import math
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 import pandas as pd
 from gnocchiclient import exceptions as gnocchi_exc  # type: ignore[import-untyped]
@@ -47,9 +49,10 @@ from oslo_config import cfg
 
 from artifice import openstack
 from artifice.collectors.api import ApiCollector
-from artifice.collectors.base import conform
+from artifice.collectors.base import concat, conform, utc
 from artifice.collectors.gnocchi_archives import Policy, too_short
 from artifice.collectors.gnocchi_history import attribute, revisions_frame
+from artifice.collectors.wirescan import scanner, unescaped
 from artifice.model import Tenant
 from artifice.timeutil import Window, utcnow
 
@@ -102,11 +105,16 @@ class GnocchiCollector(ApiCollector):
             histories = pool.map(lambda job: self._revisions(job[0], job[1], owned[job[0]].get(job[1], []), who), found)
             revisions = dict(zip(found, histories, strict=True))
             jobs = [(region, meter) for region in self.regions() for meter in meters]
-            frames = pool.map(
-                lambda job: self._read(job[0], job[1], revisions[(job[0], self.resource_type(job[1]))],
-                                       tenant_ids, span, now, who), jobs)  # fmt: skip
-            kept = [f for f in frames if len(f)]
-        return conform(pd.concat(kept, ignore_index=True) if kept else pd.DataFrame())
+            reads = {job: self._reads(*job, revisions[(job[0], self.resource_type(job[1]))], span, now, who)
+                     for job in jobs}  # fmt: skip
+            chunks = _chunked([read for job in jobs for read in reads[job]], self.options.parallel_requests)
+            answers = list(zip(chunks, pool.map(lambda read: self._aggregates(read, span, who), chunks), strict=True))
+        frames = [
+            self._attributed(revisions[(region, self.resource_type(meter))], tenant_ids,
+                             [(read, frame) for read, frame in answers if (read.region, read.meter) == (region, meter)])
+            for region, meter in jobs
+        ]  # fmt: skip
+        return concat([conform(frame) for frame in frames if len(frame)])
 
     def _owned(self, region: str, kinds: list[str], tenant_ids: Sequence[str], span: Window,
                who: str) -> dict[str, list[str]]:  # fmt: skip
@@ -126,19 +134,18 @@ class GnocchiCollector(ApiCollector):
                                 {"in": {"id": ids}})  # fmt: skip
         return revisions_frame(history)
 
-    def _read(self, region: str, meter: str, revisions: pd.DataFrame, tenant_ids: Sequence[str], span: Window,
-              now: dt.datetime, who: str) -> pd.DataFrame:  # fmt: skip
-        """One meter of one region: its buckets as raw rows, attributed by revision (conformed later)."""
+    def _reads(self, region: str, meter: str, revisions: pd.DataFrame, span: Window, now: dt.datetime,
+               who: str) -> list[Read]:  # fmt: skip
+        """The aggregates reads of one meter in one region: one per (granularity, aggregation) its metrics need."""
         if revisions.empty:
-            return pd.DataFrame()
+            return []
         metric = self.rules[meter].metric if meter in self.rules else meter
         plan = self._plan(region, metric, who)
         if plan is None:
-            return pd.DataFrame()
-        unit, members = plan
+            return []
         ids = set(revisions["id"])
         groups: dict[tuple[int, str], set[str] | None] = {}
-        for policy, resources in members.items():
+        for policy, resources in plan[1].items():
             granularity = policy.granularity(span.start, now)
             if granularity is None:
                 if resources is None or ids & set(resources):
@@ -146,34 +153,41 @@ class GnocchiCollector(ApiCollector):
                 continue
             key = (granularity, policy.aggregation(self.transformers.get(meter, "")))
             groups[key] = None if resources is None else (groups.get(key) or set()) | (ids & set(resources))
-        kind = self.resource_type(meter)
-        buckets = [self._aggregates(region, kind, metric, key, sorted(ids if chosen is None else chosen), span, who)
-                   for key, chosen in groups.items() if chosen is None or chosen]  # fmt: skip
-        frame = pd.concat([b for b in buckets if len(b)], ignore_index=True) if any(len(b) for b in buckets) else None
-        if frame is None:
+        return [Read(region, meter, self.resource_type(meter), metric, plan[0], key[0], key[1],
+                     tuple(sorted(ids if chosen is None else chosen)))
+                for key, chosen in groups.items() if chosen is None or chosen]  # fmt: skip
+
+    def _attributed(self, revisions: pd.DataFrame, tenant_ids: Sequence[str],
+                    answers: list[tuple[Read, pd.DataFrame]]) -> pd.DataFrame:  # fmt: skip
+        """One meter of one region: its buckets as raw rows, attributed by revision (conformed later)."""
+        kept = [frame for _read, frame in answers if len(frame)]
+        if not kept:
             return pd.DataFrame()
-        transformer = self.transformers.get(meter, "")
+        read = answers[0][0]
+        frame = pd.concat(kept, ignore_index=True)
+        transformer = self.transformers.get(read.meter, "")
         if transformer == "uptime":
-            frame["status"] = "active"
+            frame["status"] = _same("active", len(frame))
         frame = attribute(frame, revisions, tenant_ids, transformer)
         if transformer != "uptime":
             frame = frame.drop(columns="flavor")
-        frame["region"], frame["meter"], frame["unit"] = region, meter, unit
-        frame["source"], frame["message_id"] = self.source, None
+        constants = {"region": read.region, "meter": read.meter, "unit": read.unit, "source": self.source}
+        for name, value in constants.items():
+            frame[name] = _same(value, len(frame))
+        frame["message_id"] = None
         return frame
 
-    def _aggregates(self, region: str, kind: str, metric: str, read: tuple[int, str], ids: list[str],
-                    span: Window, who: str) -> pd.DataFrame:  # fmt: skip
-        granularity, aggregation = read
+    def _aggregates(self, read: Read, span: Window, who: str) -> pd.DataFrame:
         query = urllib.parse.urlencode(
-            {"start": span.start.isoformat(), "stop": span.end.isoformat(), "granularity": granularity,
+            {"start": span.start.isoformat(), "stop": span.end.isoformat(), "granularity": read.granularity,
              "groupby": ["id"]}, doseq=True,
         )  # fmt: skip
-        body = {"operations": f"(metric {metric} {aggregation})", "search": {"in": {"id": ids}}, "resource_type": kind}
+        body = {"operations": f"(metric {read.metric} {read.aggregation})", "search": {"in": {"id": list(read.ids)}},
+                "resource_type": read.kind}  # fmt: skip
         # Accept: JSON errors, so that "no such metric for these resources" is told from other 404s.
-        answer = self._call(region, f"{who}: reading {metric}", "api.post", f"v1/aggregates?{query}", json=body,
-                            headers={"Accept": "application/json"}, empty=[])  # fmt: skip
-        return _measures_frame(_json(answer))
+        answer = self._call(read.region, f"{who}: reading {read.metric}", "api.post", f"v1/aggregates?{query}",
+                            json=body, headers={"Accept": "application/json"}, empty=[])  # fmt: skip
+        return _measures(answer)
 
     def _plan(self, region: str, metric: str, who: str) -> tuple[str, dict[Policy, list[str] | None]] | None:
         """The metric's unit and archive policies: one for all, or each with the resources using it (cached)."""
@@ -269,6 +283,40 @@ class GnocchiCollector(ApiCollector):
         return openstack.call(self.conf, f"{what} from Gnocchi at {self.endpoint(region)}", _ERRORS, attempt)
 
 
+class Read(NamedTuple):
+    """One aggregates request: a metric's buckets at one granularity and aggregation, for these resources."""
+
+    region: str
+    meter: str
+    kind: str  # the resource type searched
+    metric: str
+    unit: str
+    granularity: int
+    aggregation: str
+    ids: tuple[str, ...]
+
+
+def _same(value: str, rows: int) -> pd.Categorical:
+    """A column of one value: a categorical, not a string per row."""
+    return pd.Categorical.from_codes(np.zeros(rows, dtype=np.int8), categories=[value])
+
+
+def _chunked(reads: list[Read], parallel: int) -> list[Read]:
+    """``reads`` split so that ``parallel`` requests at a time share the work.
+
+    Gnocchi answers a request in one API worker, rendering every bucket: one read of many
+    resources keeps one worker busy while the others idle. No request holds more than a
+    ``parallel``-th of all the resources read, each read split in equal parts.
+    """
+    share = max(1, math.ceil(sum(len(read.ids) for read in reads) / parallel))
+    split = []
+    for read in reads:
+        parts = math.ceil(len(read.ids) / share)
+        size = math.ceil(len(read.ids) / parts)
+        split += [read._replace(ids=read.ids[i : i + size]) for i in range(0, len(read.ids), size)]
+    return split
+
+
 def _alive(span: Window) -> list[dict[str, Any]]:
     """Filters for resources whose lifetime overlaps ``span``: who is listed as a tenant of a month."""
     return [{"lt": {"started_at": span.end.isoformat()}}, *_not_ended(span)]
@@ -304,6 +352,23 @@ def _json(answer: Any) -> Any:
         return orjson.loads(answer.content)
     except orjson.JSONDecodeError:
         return json.loads(answer.content)
+
+
+def _measures(answer: Any) -> pd.DataFrame:
+    """Rows (id, timestamp, volume) of an aggregates answer: scanned in C, else decoded by orjson.
+
+    The scanner reads the answer's bytes straight into columns (a month of 10-minute buckets
+    of 200 resources: 0.1 s, against 3.4 s through Python objects, most of it the garbage
+    collector walking them); an answer it does not take goes to ``_measures_frame``.
+    """
+    found = None if isinstance(answer, list) or scanner is None else scanner.scan_aggregates(answer.content)
+    if found is None:
+        return _measures_frame(_json(answer))
+    _count, codes, ids, stamps, values = found
+    names = np.array([*(unescaped(i) for i in ids), None], dtype=object)
+    return pd.DataFrame({"id": names[np.frombuffer(codes, dtype=np.int32)],
+                         "timestamp": utc(np.frombuffer(stamps, dtype=np.int64)),
+                         "volume": np.frombuffer(values, dtype=np.float64)})  # fmt: skip
 
 
 def _measures_frame(groups: Sequence[Any]) -> pd.DataFrame:
