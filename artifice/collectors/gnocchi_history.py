@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from artifice.collectors.base import RAW_COLUMNS
 
 _FIRST = pd.Timestamp("1900-01-01", tz="UTC")
+_NAMES = {"tenant_id": "project_id", "flavor": "flavor", "resource_id": "original", "resource_name": "name"}
 ENDED = "moved"  # the status of the old owner's boundary row: not billable, so its uptime stops there
 
 
@@ -61,7 +63,15 @@ def attribute(buckets: pd.DataFrame, revisions: pd.DataFrame, tenants: Sequence[
 
     Only the rows of ``tenants`` are kept: their buckets, and the boundary rows of their stretches.
     """
-    buckets = buckets.astype({"timestamp": RAW_COLUMNS["timestamp"]}).sort_values("timestamp", kind="stable")
+    buckets = buckets.astype({"timestamp": RAW_COLUMNS["timestamp"]})
+    if revisions["id"].is_unique:  # no resource changed hands, flavor or name: one lookup per resource
+        return _of_only_revisions(buckets, revisions, tenants)
+    return merged(buckets, revisions, tenants, transformer)
+
+
+def merged(buckets: pd.DataFrame, revisions: pd.DataFrame, tenants: Sequence[str], transformer: str) -> pd.DataFrame:
+    """``attribute`` in general: each bucket merged with the revision current at its time."""
+    buckets = buckets.sort_values("timestamp", kind="stable")
     merged = pd.merge_asof(buckets, revisions, left_on="timestamp", right_on="revision_start", by="id")
     merged = merged.sort_values(["id", "timestamp"], kind="stable").reset_index(drop=True)
     rows = pd.concat([merged, *_handovers(merged, transformer)], ignore_index=True)
@@ -71,6 +81,30 @@ def attribute(buckets: pd.DataFrame, revisions: pd.DataFrame, tenants: Sequence[
     )
     # Each resource's rows together, in time order, as the engine reads them fastest.
     return out.sort_values(["resource_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+def _of_only_revisions(buckets: pd.DataFrame, revisions: pd.DataFrame, tenants: Sequence[str]) -> pd.DataFrame:
+    """``attribute`` where each resource has one revision: what merging by time gives, by resource alone.
+
+    The names become categoricals (few values, many rows). The rows are ordered as ``attribute``
+    orders them, which the answer usually already is (a resource's buckets together, in time order).
+    """
+    codes, ids = pd.factorize(buckets["id"])
+    row = pd.Index(revisions["id"]).get_indexer(ids)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+    ours = np.append(revisions["project_id"].isin(list(tenants)).to_numpy(), False)  # the last: no revision
+    kept = np.flatnonzero(ours[row])
+    row = row[kept]
+    columns = {name: buckets[name].iloc[kept].reset_index(drop=True) for name in buckets if name != "id"}
+    for name, source in _NAMES.items():
+        column = pd.Categorical(revisions[source].to_numpy(dtype=object))
+        columns[name] = pd.Categorical.from_codes(column.codes[row], categories=column.categories)
+    for name in ("started_at", "ended_at"):
+        columns[name] = revisions[name].iloc[row].reset_index(drop=True)
+    frame = pd.DataFrame(columns)
+    resource, time = frame["resource_id"].array.codes, frame["timestamp"].array.asi8
+    if np.any(resource[1:] < resource[:-1]) or np.any((resource[1:] == resource[:-1]) & (time[1:] < time[:-1])):
+        frame = frame.take(np.lexsort((time, resource))).reset_index(drop=True)
+    return frame
 
 
 def _handovers(merged: pd.DataFrame, transformer: str) -> list[pd.DataFrame]:
