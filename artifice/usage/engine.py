@@ -197,8 +197,8 @@ def _all_good(samples: Samples, source: np.ndarray, trusted: np.ndarray, end: in
 
 def _repeated(message_ids: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """The candidate rows whose message id (neither missing nor empty) an earlier candidate already has."""
+    candidates = candidates[~pd.isna(message_ids[candidates])]  # Gnocchi's rows have none: nothing to hash
     twice = candidates[pd.Series(message_ids[candidates], copy=False).duplicated().to_numpy(dtype=bool)]
-    twice = twice[~pd.isna(message_ids[twice])]  # duplicated() pairs missing ids too
     repeated: np.ndarray = twice[message_ids[twice] != ""]
     return repeated
 
