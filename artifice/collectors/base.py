@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,10 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """Give ``frame`` the raw schema's columns and dtypes (columns that already have theirs are kept)."""
     columns = {}
     for name, dtype in RAW_COLUMNS.items():
-        column = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype=object)
+        if name not in frame:  # all missing, made so at once (not a column of NA converted)
+            columns[name] = pd.Series(_missing(dtype, len(frame)), index=frame.index)
+            continue
+        column = frame[name]
         if name == "message_id":
             columns[name] = pd.Series(_texts(column), index=frame.index, dtype=object)
         elif str(column.dtype) == dtype:
@@ -49,6 +53,15 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             columns[name] = column.astype(dtype)
     return pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
+
+
+def _missing(dtype: str, rows: int) -> Any:
+    """``rows`` missing values of ``dtype``."""
+    if dtype == "category":
+        return pd.Categorical.from_codes(np.full(rows, -1, dtype=np.int8), categories=[])
+    if dtype.startswith("datetime"):
+        return pd.array(np.full(rows, np.iinfo(np.int64).min).view("datetime64[ns]")).tz_localize("UTC")
+    return np.full(rows, np.nan if dtype == "float64" else None, dtype=dtype)
 
 
 def concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
