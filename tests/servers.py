@@ -32,7 +32,13 @@ class Server:
         os.chmod(self.directory, 0o755)
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
-        self.url = self._run("start", self.directory, str(self.port), *extra).strip().splitlines()[-1]
+        self.extra = extra
+        self.url = ""
+        self.start()
+
+    def start(self) -> None:
+        """Start it (again, after ``stop``: same directory and port, its data kept)."""
+        self.url = self._run("start", self.directory, str(self.port), *self.extra).strip().splitlines()[-1]
 
     def _run(self, *args: str) -> str:
         result = subprocess.run(

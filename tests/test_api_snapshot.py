@@ -23,7 +23,7 @@ from artifice.invoice import Tenant
 from artifice.store import db
 from artifice.store.windows import PricedLine, WindowStore
 from artifice.timeutil import Window
-from tests.servers import api_in_thread
+from tests.servers import Server, api_in_thread
 
 ADMIN = "admin-token-snapshot"
 
@@ -122,3 +122,52 @@ def test_every_answer_agrees_with_itself_while_invoices_are_committed(api: tuple
         answers += 1
     thread.join()
     assert seen == sorted(seen) and get(url, "/api/invoices", includeTotals="true")["meta"]["total"] == 36
+
+
+def test_a_read_after_postgresql_restarts_is_answered(tmp_path: Path) -> None:
+    """The API's pooled connections are not pinged before each read: one the restart dropped is read again."""
+    server = Server("postgres")
+    try:
+        writer = db.make_engine(server.url)
+        db.upgrade(writer)
+        bill(writer, "acme", 9, "10.25")
+        writer.dispose()
+        tokens = tmp_path / "tokens.csv"
+        tokens.write_text(f"{ADMIN},,admin\n")
+        conf_file = tmp_path / "api.conf"
+        conf_file.write_text(f"[database]\nconnection = {server.url}\n\n[api]\nauth_strategy = token_file\n"
+                             f"token_file = {tokens}\nthreads = 2\nanswer_cache_mb = 0\n")  # fmt: skip
+        with api_in_thread(config.load(["--config-file", str(conf_file)])) as url:
+            for _ in range(4):  # both pooled connections used
+                assert get(url, "/api/invoices")["meta"]["total"] == 1
+            server.stop()
+            server.start()
+            for _ in range(4):
+                assert get(url, "/api/invoices")["meta"]["total"] == 1
+    finally:
+        server.stop()
+
+
+def test_a_remembered_answer_is_only_ever_given_to_a_caller_who_sees_the_same_rows(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    bill(engine, "acme", 9, "10.25")
+    bill(engine, "globex", 9, "4.50")
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f"{ADMIN},,admin\nacme-token,acme,member\nglobex-token,globex,member\n")
+    conf_file = tmp_path / "api.conf"
+    conf_file.write_text(
+        f"[database]\nconnection = {url}\n\n[api]\nauth_strategy = token_file\ntoken_file = {tokens}\n"
+    )
+
+    def tenants(base: str, token: str) -> list[str]:
+        answer = requests.get(f"{base}/api/invoices?max=5", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        return sorted(invoice["account"]["id"] for invoice in answer.json()["invoices"])
+
+    with api_in_thread(config.load(["--config-file", str(conf_file)])) as base:
+        for _ in range(2):  # the second round is answered from what the first remembered
+            assert tenants(base, ADMIN) == ["acme", "globex"]
+            assert tenants(base, "acme-token") == ["acme"]
+            assert tenants(base, "globex-token") == ["globex"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -14,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from oslo_config import cfg
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from artifice import exactjson
@@ -84,27 +86,22 @@ class NotFound(Exception):
     pass
 
 
-def _session(request: Request) -> Iterator[Session]:
-    """A read-only transaction with one snapshot for the whole request (see ``snapshot``)."""
-    with Session(request.app.state.reader) as opened:
-        yield opened
-
-
 def _write_session(request: Request) -> Iterator[Session]:
     with Session(request.app.state.engine) as opened:
         yield opened
 
 
-def _caller(
+async def _caller(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_auth_token: Annotated[str | None, Header()] = None,
 ) -> Caller:
-    caller: Caller = request.app.state.auth.caller(token_of(authorization, x_auth_token))
-    return caller
+    """The token's caller: at once when known (a token file, a token validated lately), else asked in a thread."""
+    token, auth = token_of(authorization, x_auth_token), request.app.state.auth
+    caller: Caller | None = auth.known(token)
+    return caller if caller is not None else await anyio.to_thread.run_sync(auth.caller, token)
 
 
-Db = Annotated[Session, Depends(_session)]
 WriteDb = Annotated[Session, Depends(_write_session)]
 Who = Annotated[Caller, Depends(_caller)]
 
@@ -113,49 +110,84 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
     engine = db.make_engine(conf.database.connection)
     db.check_schema(engine)
     auth = authenticator(conf)
+    # A read holds a connection while its thread runs: as many connections as threads, kept open.
+    threads = conf.api.threads
+    reader = db.make_reader(conf.database.connection, threads)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
     # Swagger UI and ReDoc from the installed package (fastapi-offline), not a CDN: cloud
     # controllers are often offline, and /docs must work there.
     app = FastAPIOffline(
         title="Artifice invoices API",
         version="1",
         description="Artifice's invoices and invoice line items, in the shape of the Morpheus invoices API.",
+        lifespan=lifespan,
     )
-
-    reader = engine
-    if engine.dialect.name == "postgresql":
-        reader = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     app.state.engine, app.state.reader, app.state.auth = engine, reader, auth
+
     db.analyze(engine)
-    figures = snapshot.SnapshotCache(engine)
+    figures = snapshot.SnapshotCache(engine)  # counts and sums
+    answers = (
+        snapshot.SnapshotCache(engine, budget=conf.api.answer_cache_mb * 2**20) if conf.api.answer_cache_mb else None
+    )
     _handlers(app)
+
+    def answer(request: Request, who: Caller, build: Callable[[Session], dict[str, Any]]) -> Response:
+        """The JSON ``build`` makes in a read-only transaction of one snapshot (see ``snapshot``), remembered
+        for that snapshot and the same request from a caller who sees the same rows.
+
+        Read routes open their session here, in the one thread their request runs in, rather than
+        in dependencies, each of which would hop to a thread and back.
+        """
+        for attempt in (1, 2):
+            try:
+                with Session(reader) as database:
+                    if answers is None:
+                        return json(build(database))
+                    query = tuple(sorted(request.query_params.multi_items()))
+                    asked = (who.admin, who.project_id, request.url.path, query)
+                    body = answers.figure(database, asked, lambda: exactjson.encode(build(database)))
+                return Response(body, media_type="application/json")
+            except DBAPIError as exc:  # a pooled connection the server dropped (restarted): read again, once
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     @app.get("/api/invoices", responses=ERRORS)
     def list_invoices(
-        database: Db,
+        request: Request,
         who: Who,
         filters: Listing,
         sort: Annotated[Literal[tuple(queries.INVOICE_SORTS)] | None, Query()] = None,  # type: ignore[valid-type]
         includeTotals: Flag = None,
     ) -> Response:
+        return answer(request, who, lambda database: invoices_of(database, who, filters, sort, includeTotals))
+
+    def invoices_of(database: Session, who: Caller, filters: Filters, sort: str | None,
+                    totals: bool | None) -> dict[str, Any]:  # fmt: skip
         _sort(filters, sort)
         query, asked = queries.invoice_query(filters, who), queries.selection(filters, who)
         total = figures.figure(database, ("invoices", asked), lambda: _count(database, query))
         windows = queries.windows(database, queries.ordered(query, queries.INVOICE_SORTS, filters, BillingWindow.id))
         invoices = _documents(database, windows, who.admin)
         body: dict[str, Any] = {"invoices": invoices, "meta": _meta(len(invoices), total, filters)}
-        if includeTotals:
+        if totals:
             sums = figures.figure(
                 database,
                 ("invoice totals", asked),
                 lambda: [(row[0], row[1], row[2]) for row in database.execute(queries.invoice_line_sums(query))],
             )
             body["invoiceTotals"] = documents.priced_fields("", documents.figures_of(sums))
-        return json(body)
+        return body
 
     @app.get("/api/invoices/{id}", responses=ERRORS)
-    def get_invoice(id: Ident, database: Db, who: Who, lineItemsMax: PageSize = 100,
+    def get_invoice(request: Request, id: Ident, who: Who, lineItemsMax: PageSize = 100,
                     lineItemsOffset: Offset = 0) -> Response:  # fmt: skip
-        return json({"invoice": _invoice(database, who, id, lineItemsMax, lineItemsOffset)})
+        return answer(request, who, lambda read: {"invoice": _invoice(read, who, id, lineItemsMax, lineItemsOffset)})
 
     @app.put("/api/invoices/{id}", responses=ERRORS)
     def update_invoice(id: Ident, update: InvoiceUpdate, database: WriteDb, who: Who) -> Response:
@@ -165,12 +197,16 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
 
     @app.get("/api/invoice-line-items", responses=ERRORS)
     def list_line_items(
-        database: Db,
+        request: Request,
         who: Who,
         filters: Listing,
         sort: Annotated[Literal[tuple(queries.LINE_ITEM_SORTS)] | None, Query()] = None,  # type: ignore[valid-type]
         includeTotals: Flag = None,
     ) -> Response:
+        return answer(request, who, lambda database: line_items_of(database, who, filters, sort, includeTotals))
+
+    def line_items_of(database: Session, who: Caller, filters: Filters, sort: str | None,
+                      totals: bool | None) -> dict[str, Any]:  # fmt: skip
         _sort(filters, sort)
         query, asked = queries.line_item_query(filters, who), queries.selection(filters, who)
         total = figures.figure(database, ("line items", asked), lambda: _count(database, query))
@@ -178,7 +214,7 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
         page = queries.ordered(query, queries.LINE_ITEM_SORTS, filters, BillingWindow.id, models.LineResource.id)
         items = [documents.line_item(r, line, w) for r, line, w in queries.line_items(database, page)]
         body: dict[str, Any] = {"lineItems": items, "meta": _meta(len(items), total, filters)}
-        if includeTotals:
+        if totals:
             sums = figures.figure(
                 database,
                 ("line item totals", asked),
@@ -186,16 +222,19 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
             )
             keys = ("itemCost", "itemPrice", "itemTax")
             body["lineItemTotals"] = {key: value or Decimal(0) for key, value in zip(keys, sums, strict=True)}
-        return json(body)
+        return body
 
     @app.get("/api/invoice-line-items/{id}", responses=ERRORS)
-    def get_line_item(id: Ident, database: Db, who: Who) -> Response:
-        query = queries.line_item_query(Filters(), who).where(models.LineResource.id == id)
+    def get_line_item(request: Request, id: Ident, who: Who) -> Response:
+        return answer(request, who, lambda database: {"lineItem": line_item_of(database, who, id)})
+
+    def line_item_of(database: Session, who: Caller, ident: int) -> dict[str, Any]:
+        query = queries.line_item_query(Filters(), who).where(models.LineResource.id == ident)
         found = queries.line_items(database, query)
         if not found:
-            raise NotFound(f"invoice line item {id} not found")
+            raise NotFound(f"invoice line item {ident} not found")
         ((resource, line, window),) = found
-        return json({"lineItem": documents.line_item(resource, line, window)})
+        return documents.line_item(resource, line, window)
 
     return app
 
@@ -204,7 +243,7 @@ PageSize = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 
 
-def _listing(
+async def _listing(
     request: Request,
     max: PageSize = 25,
     offset: Offset = 0,

@@ -14,6 +14,21 @@ api_opts = [
         max=64,
         help="uvicorn worker processes (each with its own database connections); about one per CPU core.",
     ),
+    cfg.IntOpt(
+        "threads",
+        default=16,
+        min=1,
+        max=256,
+        help="Requests each worker runs at once, each with a database connection kept open: workers x "
+        "threads must stay below the database server's connection limit.",
+    ),
+    cfg.IntOpt(
+        "answer_cache_mb",
+        default=64,
+        min=0,
+        help="MiB of answers each worker remembers per database snapshot: the same request from a caller "
+        "who sees the same rows is answered again without querying, until any write commits. 0: off.",
+    ),
 ]
 
 api_auth_opts = [

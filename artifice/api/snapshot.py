@@ -30,17 +30,22 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 ENTRIES = 2048
+BUDGET = 64 * 2**20  # bytes of remembered answers and figures
+SMALL = 256  # what a count or a tuple of sums is counted as
 TRIGGERS = 12  # four tables, three events (migration 0006)
 LOG = logging.getLogger(__name__)
 _KEY = "artifice_snapshot"  # in Session.info: (the transaction, its snapshot's key)
 
 
 class SnapshotCache:
-    """A bounded LRU of figures keyed by (database snapshot, what was asked)."""
+    """An LRU of figures keyed by (database snapshot, what was asked), bounded in entries and in bytes.
 
-    def __init__(self, engine: Engine, entries: int = ENTRIES) -> None:
+    A figure's weight is its length when it is ``bytes`` (a whole answer), else ``SMALL``.
+    """
+
+    def __init__(self, engine: Engine, entries: int = ENTRIES, budget: int = BUDGET) -> None:
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
-        self._size = entries
+        self._size, self._budget, self._weight = entries, budget, 0
         self._lock = threading.Lock()
         self._computing: dict[Hashable, threading.Lock] = {}
         self._dialect = engine.dialect.name
@@ -68,10 +73,13 @@ class SnapshotCache:
             finally:
                 with self._lock:
                     self._computing.pop(key, None)
+            if _weight(value) > self._budget:
+                return value  # larger than all the room there is: not remembered
             with self._lock:
                 self._entries[key] = value
-                while len(self._entries) > self._size:
-                    self._entries.popitem(last=False)
+                self._weight += _weight(value)
+                while len(self._entries) > self._size or self._weight > self._budget:
+                    self._weight -= _weight(self._entries.popitem(last=False)[1])
         return value
 
     def _snapshot(self, database: Session) -> Hashable | None:
@@ -90,6 +98,10 @@ class SnapshotCache:
         if self._dialect == "sqlite":
             return int(database.scalar(text("SELECT revision FROM data_revisions WHERE id = 1")) or 0)
         return None
+
+
+def _weight(value: object) -> int:
+    return len(value) if isinstance(value, bytes) else SMALL
 
 
 def _sqlite_triggers(engine: Engine) -> int:

@@ -30,6 +30,33 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"[database] connection: cannot use {_safe(url)}: {exc}") from exc
+    return _dialect_events(engine)
+
+
+def make_reader(url: str, connections: int) -> Engine:
+    """An engine for read-only transactions of one snapshot each, ``connections`` kept open.
+
+    On PostgreSQL every connection is REPEATABLE READ and READ ONLY from the start (nothing set
+    at each checkout), and is not pinged before each use: a caller retries a read whose
+    connection turns out lost. SQLite reads are one snapshot by themselves (WAL).
+    """
+    if url.startswith("sqlite"):
+        return make_engine(url)
+    try:
+        engine = create_engine(url, future=True, pool_size=connections, max_overflow=0,
+                               isolation_level="REPEATABLE READ")  # fmt: skip
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"[database] connection: cannot use {_safe(url)}: {exc}") from exc
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _read_only)
+    return _dialect_events(engine)
+
+
+def _read_only(dbapi_connection: object, _record: object) -> None:
+    dbapi_connection.readonly = True  # type: ignore[attr-defined]  # psycopg2: BEGIN ... READ ONLY
+
+
+def _dialect_events(engine: Engine) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
