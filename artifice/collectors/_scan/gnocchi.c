@@ -27,12 +27,12 @@ typedef struct {
     Py_ssize_t n, rows;
 } Points;
 
-/* In an object (past its brace), the next member: 1 with the cursor at its value, 0 at the
- * object's end (past it), -1 for anything else. ``index`` counts the members read before. */
-static int member(Cursor *c, const unsigned char **key, Py_ssize_t *len, int index) {
+/* In an object or an array (past its opening), to the next item: 1 with the cursor at it, 0 at
+ * ``close`` (past it), -1 for anything else. ``index`` counts the items read before. */
+static int next_item(Cursor *c, unsigned char close, int index) {
     skip_ws(c);
     if (c->p >= c->end) return -1;
-    if (*c->p == '}') {
+    if (*c->p == close) {
         c->p++;
         return 0;
     }
@@ -41,7 +41,14 @@ static int member(Cursor *c, const unsigned char **key, Py_ssize_t *len, int ind
         c->p++;
         skip_ws(c);
     }
-    if (c->p >= c->end || *c->p != '"' || !scan_string(c, key)) return -1;
+    return c->p < c->end ? 1 : -1;
+}
+
+/* In an object, the next member: as ``next_item``, the cursor then at the member's value. */
+static int member(Cursor *c, const unsigned char **key, Py_ssize_t *len, int index) {
+    int found = next_item(c, '}', index);
+    if (found <= 0) return found;
+    if (*c->p != '"' || !scan_string(c, key)) return -1;
     *len = c->p - 1 - *key;
     skip_ws(c);
     if (c->p >= c->end || *c->p != ':') return -1;
@@ -50,21 +57,7 @@ static int member(Cursor *c, const unsigned char **key, Py_ssize_t *len, int ind
     return c->p < c->end ? 1 : -1;
 }
 
-/* In an array (past its bracket), the next element: as ``member``. */
-static int element(Cursor *c, int index) {
-    skip_ws(c);
-    if (c->p >= c->end) return -1;
-    if (*c->p == ']') {
-        c->p++;
-        return 0;
-    }
-    if (index > 0) {
-        if (*c->p != ',') return -1;
-        c->p++;
-        skip_ws(c);
-    }
-    return c->p < c->end ? 1 : -1;
-}
+static int element(Cursor *c, int index) { return next_item(c, ']', index); }
 
 static int opening(Cursor *c, unsigned char bracket) {
     if (c->p >= c->end || *c->p != bracket) return 0;
