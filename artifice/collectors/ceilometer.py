@@ -203,7 +203,8 @@ def _kept(page: Page, keep: np.ndarray) -> Page:
 
 def read_page(body: bytes, region: str) -> Page:
     """A page of samples: scanned into columns, or (the scanner declines it) decoded into a frame."""
-    return ceilometer_scan.scan(body, region) or page_frame(decode_page(body), region)
+    scanned = ceilometer_scan.scan(body, region)  # an empty page is a ScannedPage too
+    return scanned if scanned is not None else page_frame(decode_page(body), region)
 
 
 def pages_frame(parts: Sequence[Page]) -> pd.DataFrame:
