@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from artifice import config
-from artifice.collectors.ceilometer import CeilometerCollector
+from artifice.collectors.ceilometer import CeilometerCollector, read_page
+from artifice.collectors.ceilometer_scan import ScannedPage
 from artifice.exceptions import CollectionError
 from artifice.timeutil import Window
 from tests.servers import REPO
@@ -111,3 +112,8 @@ def test_a_page_only_the_general_decoder_reads_pages_on_from_a_scanned_one(colle
     frame = collect(collector, [full_page({}), second])
     assert sorted(frame["timestamp"].dt.hour) == list(range(9, 21))
     assert sorted(frame["resource_id"].astype(str).unique()) == ["7", "vm-1"]
+
+
+def test_an_empty_page_stays_with_the_scanner() -> None:
+    # An empty ScannedPage is falsy: it once sent every empty page to the general decoder.
+    assert isinstance(read_page(b"[]", "RegionOne"), ScannedPage)
