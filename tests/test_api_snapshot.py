@@ -8,6 +8,7 @@ process-like writer commits invoices, and checks that every answer agrees with i
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -171,3 +172,41 @@ def test_a_remembered_answer_is_only_ever_given_to_a_caller_who_sees_the_same_ro
             assert tenants(base, ADMIN) == ["acme", "globex"]
             assert tenants(base, "acme-token") == ["acme"]
             assert tenants(base, "globex-token") == ["globex"]
+
+
+def test_a_repeated_parameter_is_answered_as_read_whatever_order_was_answered_before(
+    api: tuple[str, sa.Engine],
+) -> None:
+    """A repeated parameter counts by its last value: the same pairs in another order are another question."""
+    url, writer = api
+    bill(writer, "acme", 9, "10.25")
+    bill(writer, "globex", 9, "4.50")
+
+    def accounts(*pairs: tuple[str, str]) -> list[str]:
+        answer = requests.get(f"{url}/api/invoices", params=list(pairs), headers={"Authorization": f"Bearer {ADMIN}"},
+                              timeout=60)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return [invoice["account"]["id"] for invoice in answer.json()["invoices"]]
+
+    assert accounts(("accountId", "acme"), ("accountId", "globex")) == ["globex"]
+    assert accounts(("accountId", "globex"), ("accountId", "acme")) == ["acme"]
+    assert accounts(("max", "5"), ("accountId", "globex"), ("accountId", "acme")) == ["acme"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_backup_restored_under_a_running_api_is_never_answered_from_before(
+    api: tuple[str, sa.Engine], tmp_path: Path
+) -> None:
+    """Restoring a SQLite backup rewinds its data; what the API remembered since must not come back."""
+    url, writer = api
+    live, backup = writer.url.database, str(tmp_path / "backup.db")
+    assert live is not None
+    bill(writer, "acme", 9, "10.25")
+    with sqlite3.connect(live) as source, sqlite3.connect(backup) as copy:
+        source.backup(copy)
+    bill(writer, "globex", 9, "4.50")
+    assert figures(url) == (2, Decimal("14.75"), 2, Decimal("14.75"))
+    with sqlite3.connect(backup) as source, sqlite3.connect(live) as restored:  # the operator restores it
+        source.backup(restored)
+    bill(writer, "initech", 9, "7.00")  # the same writes as globex's, to other rows
+    assert figures(url) == (2, Decimal("17.25"), 2, Decimal("17.25"))

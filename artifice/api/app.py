@@ -148,7 +148,8 @@ def create_app(conf: cfg.ConfigOpts) -> FastAPI:
                 with Session(reader) as database:
                     if answers is None:
                         return json(build(database))
-                    query = tuple(sorted(request.query_params.multi_items()))
+                    # by name, a repeated name's values kept in order: its last one is the one read
+                    query = tuple(sorted(request.query_params.multi_items(), key=lambda pair: pair[0]))
                     asked = (who.admin, who.project_id, request.url.path, query)
                     body = answers.figure(database, asked, lambda: exactjson.encode(build(database)))
                 return Response(body, media_type="application/json")

@@ -8,8 +8,10 @@ whenever a committed write could have changed it:
 - PostgreSQL: the transaction's snapshot (``txid_current_snapshot()``). Read requests run in
   REPEATABLE READ, READ ONLY transactions, so every statement of a request sees that one
   snapshot; two equal snapshots see the same committed transactions, hence the same rows.
-- SQLite: ``data_revisions.revision``, which triggers (migration 0006) move on every insert,
-  update and delete of the invoice tables, read in the request's own transaction. If those
+- SQLite: ``data_revisions.revision``, which triggers (migrations 0006, 0007) set to a random
+  64-bit value on every insert, update and delete of the invoice tables (random, not counted:
+  a restored backup must not bring back numbers already seen), read in the request's own
+  transaction. If those
   triggers are missing (a schema rebuilt by hand), nothing is remembered.
 
 Any other database gets no key, and every figure is computed each time. An entry is only
@@ -32,7 +34,7 @@ T = TypeVar("T")
 ENTRIES = 2048
 BUDGET = 64 * 2**20  # bytes of remembered answers and figures
 SMALL = 256  # what a count or a tuple of sums is counted as
-TRIGGERS = 12  # four tables, three events (migration 0006)
+TRIGGERS = 12  # four tables, three events (migrations 0006, 0007)
 LOG = logging.getLogger(__name__)
 _KEY = "artifice_snapshot"  # in Session.info: (the transaction, its snapshot's key)
 
@@ -94,7 +96,8 @@ class SnapshotCache:
 
     def _read_snapshot(self, database: Session) -> Hashable | None:
         if self._dialect == "postgresql":
-            return str(database.scalar(text("SELECT txid_current_snapshot()::text")))
+            # with the server's start: a server restored from a backup may hand out the same snapshots again
+            return str(database.scalar(text("SELECT txid_current_snapshot()::text || pg_postmaster_start_time()")))
         if self._dialect == "sqlite":
             return int(database.scalar(text("SELECT revision FROM data_revisions WHERE id = 1")) or 0)
         return None

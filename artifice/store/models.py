@@ -156,7 +156,7 @@ class TenantMonth(Base):
 
 
 class DataRevision(Base):
-    """One row whose revision SQLite's triggers move on every change of the invoice tables (migration 0006)."""
+    """One row whose revision SQLite's triggers redraw on every change of the invoice tables (migration 0007)."""
 
     __tablename__ = "data_revisions"
 
