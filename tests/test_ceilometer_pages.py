@@ -40,7 +40,8 @@ def full_page(last: dict[str, Any]) -> list[dict[str, Any]]:
 class Pages(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         pages: list[Any] = self.server.pages  # type: ignore[attr-defined]
-        body = json.dumps(pages.pop(0) if pages else []).encode()
+        page = pages.pop(0) if pages else []
+        body = page if isinstance(page, bytes) else json.dumps(page).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -67,7 +68,7 @@ auth_type = none
 retries = 0
 [metering]
 meter_mapping = {REPO / "etc" / "artifice" / "meters.yaml"}
-trust_sources = openstack
+trust_sources = openstack, other
 """)
     yield CeilometerCollector(config.load(["--config-file", str(conf)])), server
     server.shutdown()
@@ -89,6 +90,12 @@ def test_a_page_ending_in_an_unreadable_timestamp_is_a_collection_error(collecto
         collect(collector, [full_page(last), []])
 
 
+@pytest.mark.parametrize("body", [b'[{"counter_name": "instance", "counter_volume": .5}]', b"{}", b"[", b"<html>"])
+def test_a_page_that_is_not_a_json_list_is_a_collection_error(collector: Any, body: bytes) -> None:
+    with pytest.raises(CollectionError, match="JSON"):
+        collect(collector, [body])
+
+
 def test_a_page_ending_in_a_timestamp_with_an_offset_pages_on(collector: Any) -> None:
     frame = collect(collector, [full_page({"timestamp": "2026-10-10T11:00:00+00:00"}), [sample(10)], []])
     assert len(frame) == 11
@@ -104,6 +111,20 @@ def test_samples_without_message_ids_are_all_read_across_pages(collector: Any) -
     second = [sample(11, message_id=None)] + [sample(hour, message_id=None) for hour in range(10, 1, -1)]
     frame = collect(collector, [first, second, [sample(1, message_id=None), sample(0, message_id=None)]])
     assert sorted(frame["timestamp"].dt.hour) == list(range(0, 21))  # 11:00, on both pages, read once
+
+
+def test_samples_without_message_ids_told_apart_by_source_are_both_read_across_pages(collector: Any) -> None:
+    first = [sample(hour, message_id=None) for hour in range(20, 10, -1)]
+    second = [sample(11, message_id=None), sample(11, message_id=None, source="other"), sample(10, message_id=None)]
+    frame = collect(collector, [first, second])
+    assert sorted(frame.loc[frame["timestamp"].dt.hour == 11, "source"].astype(str)) == ["openstack", "other"]
+
+
+def test_a_sample_without_volume_on_a_scanned_and_a_declined_page_is_read_once(collector: Any) -> None:
+    first = [sample(hour) for hour in range(20, 11, -1)] + [sample(11, message_id=None, counter_volume=None)]
+    second = [sample(11, message_id=None, counter_volume=None), sample(10, resource_id=7)]  # declined: a number
+    frame = collect(collector, [first, second])
+    assert sorted(frame["timestamp"].dt.hour) == list(range(10, 21))
 
 
 def test_a_page_only_the_general_decoder_reads_pages_on_from_a_scanned_one(collector: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -69,6 +70,9 @@ def test_json_msgspec_refuses_is_read_as_json_loads_reads_it(body: bytes, taken:
         b'[{"counter_volume": 01}]',
         b'[{"counter_volume": 1.}]',
         b'[{"counter_volume": -}]',
+        b'[{"counter_volume": .5}]',
+        b'[{"counter_volume": -.5}]',
+        b'[{"counter_volume": ' + b"1" * 4301 + b"}]",  # json.loads refuses an integer of more than 4300 digits
         b'[{"counter_volume": 1, "source": "a\\q"}]',
         b'[{"counter_volume": 1, "source": "a\\u12"}]',
         b'[{"counter_volume": 1, "source": "tab\there"}]',
@@ -107,6 +111,14 @@ def test_invalid_json_is_declined(body: bytes) -> None:
 def test_values_the_general_decoder_decides_on_are_declined(changes: dict[str, Any]) -> None:
     body = json.dumps([sample(), sample(**changes)]).encode().replace(b"\\\\u005a", b"\\u005a")
     assert scan(body, "RegionOne") is None
+
+
+@pytest.mark.parametrize(("volume", "negative"), [("-0", False), ("-0.0", True), ("-0e0", True), ("0", False)])
+def test_the_sign_of_a_zero_volume_is_read_as_json_loads_reads_it(volume: str, negative: bool) -> None:
+    # an identity (paging) holds the volume: -0 is the integer 0, -0.0 a negative float zero
+    body = json.dumps([sample()]).encode().replace(b'"counter_volume": 1.0', b'"counter_volume": ' + volume.encode())
+    page = scan(body, "RegionOne")
+    assert page is not None and bool(np.signbit(page.volumes[0])) == negative
 
 
 def test_a_repeated_key_is_declined() -> None:

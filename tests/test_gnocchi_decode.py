@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from artifice.collectors.gnocchi import _json, _measures, _measures_frame
 from artifice.collectors.wirescan import scanner
+from artifice.exceptions import CollectionError
 
 ANSWER = [
     {
@@ -39,6 +40,20 @@ def test_nan_in_an_answer_is_read_not_refused():
     body = json.dumps(ANSWER).replace("4.5", "NaN").encode()
     frame = _measures_frame(_json(SimpleNamespace(content=body)))
     assert frame["volume"].iloc[0] == 2.0 and math.isnan(frame["volume"].iloc[1])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"group": {"id": "vm-1"}, "measures": {"measures": {"vm-1": {"vcpus": {"mean": '
+        b'[["2026-10-01T00:00:00+00:00", 3600.0, .5]]}}}}}]',
+        b"",
+        b"<html>",
+    ],
+)
+def test_an_answer_that_is_not_json_is_a_collection_error(body: bytes) -> None:
+    with pytest.raises(CollectionError, match="not JSON"):
+        _measures(SimpleNamespace(content=body))
 
 
 def test_a_metric_not_found_passes_through():
@@ -86,6 +101,16 @@ def test_nan_is_left_to_the_standard_decoder() -> None:
         b'[{"measures": {}, "measures": {}}]',
         b'[{"measur\\u0065s": {"measures": {}}}]',
         b'[{"measures": {"measures": {"\xff": {}}}}]',
+        b'[{"measures": {"measures": {"a": {"m": {"mean": [["2026-10-01T00:00:00+00:00", 1, .5]]}}}}}]',
+        b'[{"measures": {"measures": {"a": {"m": {"mean": [["2026-10-01T00:00:00+00:00", 1, -.5]]}}}}}]',
+        b'[{"measures": {"measures": {"a": {"m": {"mean": [["2026-10-01T00:00:00+00:00", 1, '
+        + b"1" * 4301  # an integer json.loads refuses
+        + b"]]}}}}}]",
+        # a repeated key: json.loads keeps the last one's points only
+        b'[{"measures": {"measures": {"a": {"m": {"mean": []}}, "a": {"m": {"mean": []}}}}}]',
+        b'[{"measures": {"measures": {"a": {"m": {"mean": []}}, "\\u0061": {"m": {"mean": []}}}}}]',
+        b'[{"measures": {"measures": {"a": {"m": {"mean": []}, "m": {"mean": []}}}}}]',
+        b'[{"measures": {"measures": {"a": {"m": {"mean": [], "mean": []}}}}}]',
     ],
 )  # fmt: skip
 def test_what_the_scanner_cannot_read_exactly_is_left_to_the_standard_decoder(body: bytes) -> None:

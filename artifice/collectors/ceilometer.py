@@ -110,7 +110,12 @@ class CeilometerCollector(ApiCollector):
             query = [_eq("project_id", tenant_id), *_window_query(Window(span.start, span.end), upper, upper_op)]
             url = options.build_url(f"/v2/meters/{parse.quote(meter, safe='')}", query, [f"limit={page_size}"])
             body = self._call_raw(region, f"reading {meter} samples", url)
-            page = read_page(body, region)
+            try:
+                page = read_page(body, region)
+            except ValueError as exc:
+                raise CollectionError(
+                    f"a page of {meter} samples from {self.endpoint(region)} is not a JSON list of samples: {exc}"
+                ) from exc
             times = _times(page)
             repeated = np.flatnonzero(times == bound)
             repeated = repeated[[key in at_bound for key in _identities(page, repeated)]]
@@ -189,7 +194,7 @@ def _identities(page: Page, rows: np.ndarray) -> list[str]:
         return page.identities(rows)
     picked = page.iloc[rows].astype(object).where(page.iloc[rows].notna(), None)
     return [
-        identity(r.message_id, r.resource_id, time, r.meter, r.volume)
+        identity(r.message_id, r.resource_id, r.source, time, r.meter, r.volume)
         for r, time in zip(picked.itertuples(), _times(page)[rows], strict=True)
     ]
 

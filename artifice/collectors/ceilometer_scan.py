@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,8 +49,8 @@ class ScannedPage:
         """What tells each row's sample from the same sample on another page (``identity``)."""
         texts = [self._text(_MESSAGE, row) for row in rows]
         return [
-            identity(message, self._text(_NAMES["resource_id"], row), int(self.times[row]),
-                     self._text(_NAMES["meter"], row), float(self.volumes[row]))
+            identity(message, self._text(_NAMES["resource_id"], row), self._text(_NAMES["source"], row),
+                     int(self.times[row]), self._text(_NAMES["meter"], row), float(self.volumes[row]))
             for row, message in zip(rows, texts, strict=True)
         ]  # fmt: skip
 
@@ -58,9 +59,13 @@ class ScannedPage:
         return None if code < 0 else wire.name_value(unescaped(self.distinct[field][code]))
 
 
-def identity(message_id: str | None, resource_id: str | None, time: int, meter: str | None, volume: float) -> str:
+def identity(message_id: str | None, resource_id: str | None, source: str | None, time: int, meter: str | None,
+             volume: float | None) -> str:  # fmt: skip
     """A sample's message id, else its own fields: what two pages repeating one sample agree on."""
-    return message_id if message_id else repr((resource_id, time, meter, volume))
+    if message_id:
+        return message_id
+    missing = volume is None or math.isnan(volume)  # NaN from the scanner, None from a frame
+    return repr((resource_id, source, int(time), meter, None if missing else volume))
 
 
 def scan(body: bytes, region: str) -> ScannedPage | None:

@@ -53,6 +53,7 @@ from artifice.collectors.base import concat, conform, utc
 from artifice.collectors.gnocchi_archives import Policy, too_short
 from artifice.collectors.gnocchi_history import attribute, revisions_frame
 from artifice.collectors.wirescan import scanner, unescaped
+from artifice.exceptions import CollectionError
 from artifice.model import Tenant
 from artifice.timeutil import Window, utcnow
 
@@ -187,7 +188,12 @@ class GnocchiCollector(ApiCollector):
         # Accept: JSON errors, so that "no such metric for these resources" is told from other 404s.
         answer = self._call(read.region, f"{who}: reading {read.metric}", "api.post", f"v1/aggregates?{query}",
                             json=body, headers={"Accept": "application/json"}, empty=[])  # fmt: skip
-        return _measures(answer)
+        try:
+            return _measures(answer)
+        except CollectionError as exc:
+            raise CollectionError(
+                f"{who}: reading {read.metric} from Gnocchi at {self.endpoint(read.region)}: {exc}"
+            ) from exc
 
     def _plan(self, region: str, metric: str, who: str) -> tuple[str, dict[Policy, list[str] | None]] | None:
         """The metric's unit and archive policies: one for all, or each with the resources using it (cached)."""
@@ -351,7 +357,10 @@ def _json(answer: Any) -> Any:
     try:
         return orjson.loads(answer.content)
     except orjson.JSONDecodeError:
-        return json.loads(answer.content)
+        try:
+            return json.loads(answer.content)
+        except ValueError as exc:
+            raise CollectionError(f"the answer is not JSON: {exc}") from exc
 
 
 def _measures(answer: Any) -> pd.DataFrame:

@@ -15,7 +15,7 @@
  *
  * Every series of every metric and aggregation is read, one after the other, as the general
  * decoder (orjson) reads them. Returns None for anything else (NaN, which JSON lacks, an odd
- * timestamp, a repeated key, invalid JSON): the caller then decodes the answer with orjson.
+ * timestamp, a repeated or escaped key, invalid JSON): the caller then decodes the answer with orjson.
  */
 #include "columns.h"
 #include "scan.h"
@@ -69,6 +69,25 @@ static int is_key(const unsigned char *key, Py_ssize_t len, const char *name) {
     return (size_t)len == strlen(name) && memcmp(key, name, len) == 0;
 }
 
+/* The keys of one object read so far, to decline a repeated one (json.loads keeps its last value only). */
+#define KEYS_COMPARED 64
+typedef struct {
+    const unsigned char *key[KEYS_COMPARED];
+    Py_ssize_t len[KEYS_COMPARED];
+    int n;
+} Keys;
+
+/* 1 for a key not read before in its object, now remembered; 0 for a repeated one, and for what is
+ * not compared by its raw text (an escaped key, or more than KEYS_COMPARED in one object). */
+static int new_key(Keys *seen, const Cursor *c, const unsigned char *key, Py_ssize_t len) {
+    if (c->escaped || seen->n == KEYS_COMPARED) return 0;
+    for (int i = 0; i < seen->n; i++)
+        if (seen->len[i] == len && memcmp(seen->key[i], key, len) == 0) return 0;
+    seen->key[seen->n] = key;
+    seen->len[seen->n++] = len;
+    return 1;
+}
+
 static int grow(Points *t) {
     Py_ssize_t rows = t->rows ? t->rows * 2 : 4096;
     double *values;
@@ -107,11 +126,13 @@ static int read_metrics(Cursor *c, Points *t, int32_t code) {
     const unsigned char *key;
     Py_ssize_t len;
     int found, done;
+    Keys metrics = {.n = 0}, aggregations;
     if (!opening(c, '{')) return 0;
     for (int m = 0; (found = member(c, &key, &len, m)) > 0; m++) {
-        if (!opening(c, '{')) return 0;
+        if (!new_key(&metrics, c, key, len) || !opening(c, '{')) return 0;
+        aggregations.n = 0;
         for (int a = 0; (found = member(c, &key, &len, a)) > 0; a++) {
-            if (!opening(c, '[')) return 0;
+            if (!new_key(&aggregations, c, key, len) || !opening(c, '[')) return 0;
             for (int p = 0; (found = element(c, p)) > 0; p++)
                 if ((done = read_point(c, t, code)) <= 0) return done;
             if (found < 0) return 0;
@@ -126,8 +147,10 @@ static int read_resources(Cursor *c, const unsigned char *body, Points *t) {
     const unsigned char *key;
     Py_ssize_t len;
     int found, done;
+    Keys resources = {.n = 0};
     if (!opening(c, '{')) return 0;
     for (int r = 0; (found = member(c, &key, &len, r)) > 0; r++) {
+        if (!new_key(&resources, c, key, len)) return 0;
         int32_t code = intern(&t->ids, body, key, len, c->escaped | (c->ascii << 1));
         if (code == -2) return -1;
         if ((done = read_metrics(c, t, code)) <= 0) return done;

@@ -251,23 +251,25 @@ static inline int read_number(Cursor *c, double *out) {
                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const unsigned char *s = c->p, *q = s, *end = c->end;
     uint64_t mantissa = 0;
-    int digits = 0, scale = 0, negative = q < end && *q == '-';
+    int whole = 0, scale = 0, fraction = 0, negative = q < end && *q == '-';
     q += negative;
     if (q < end && *q == '0') { /* JSON allows no other leading zero */
-        q++, digits++;
+        q++, whole++;
     } else {
-        for (; q < end && *q >= '0' && *q <= '9'; q++, digits++) mantissa = mantissa * 10 + (*q - '0');
+        for (; q < end && *q >= '0' && *q <= '9'; q++, whole++) mantissa = mantissa * 10 + (*q - '0');
     }
     if (q < end && *q == '.')
-        for (q++; q < end && *q >= '0' && *q <= '9'; q++, digits++, scale++) mantissa = mantissa * 10 + (*q - '0');
-    int plain = digits > 0 && (q >= end || (*q != 'e' && *q != 'E' && *q != '.')) && q[-1] != '.';
-    if (plain && digits <= 15) { /* digits and their scale are exact doubles: one correctly rounded division */
+        for (q++, fraction = 1; q < end && *q >= '0' && *q <= '9'; q++, scale++) mantissa = mantissa * 10 + (*q - '0');
+    int exponent = q < end && (*q == 'e' || *q == 'E');
+    if (whole > 0 && (!fraction || scale > 0) && !exponent && whole + scale <= 15) {
+        /* digits and their scale are exact doubles: one correctly rounded division */
         c->p = q;
         double value = (double)mantissa / POWERS[scale];
-        *out = negative ? -value : value;
+        *out = negative && (fraction || mantissa) ? -value : value; /* -0 is the integer 0 */
         return 1;
     }
     if (!scan_number(c)) return 0;
+    if (!fraction && !exponent && whole > 4300) return 0; /* an integer json.loads refuses to convert */
     char *stop;
     *out = PyOS_string_to_double((const char *)s, &stop, NULL);
     if (PyErr_Occurred() || stop != (const char *)c->p) {
