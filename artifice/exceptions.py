@@ -121,3 +121,8 @@ def safe_text(adapter: object, exc: BaseException) -> str:
     items = config.items() if isinstance(config, Mapping) else ()
     secrets = [str(value) for key, value in items if SECRET_KEY.search(str(key)) and str(value).strip()]
     return f"{exc.__class__.__name__}: {describe(exc, secrets=secrets)}" if str(exc) else repr(exc)
+
+
+# What reading an answer that is not the API's JSON raises: invalid JSON, a number too large for a
+# float, nesting deeper than Python's decoders recurse, another shape than the API's.
+UNREADABLE = (ValueError, OverflowError, RecursionError, KeyError, TypeError, AttributeError)

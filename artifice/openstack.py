@@ -13,7 +13,7 @@ from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 
-from artifice.exceptions import CollectionError, ConfigError, describe
+from artifice.exceptions import UNREADABLE, CollectionError, ConfigError, describe
 
 LOG = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def call(
     except (*errors, ks_exc.ClientException) as exc:  # type: ignore[misc]
         kind = "failed after retries" if is_transient(exc) and conf.telemetry.retries else "failed"
         raise CollectionError(f"{what} {kind}: {exc.__class__.__name__}: {_one_line(exc)}") from exc
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # an answer that is not the API's JSON
+    except UNREADABLE as exc:  # an answer that is not the API's JSON
         raise CollectionError(f"{what} failed: the answer is not valid API JSON: {_one_line(exc)}") from exc
 
 

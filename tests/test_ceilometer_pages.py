@@ -90,9 +90,22 @@ def test_a_page_ending_in_an_unreadable_timestamp_is_a_collection_error(collecto
         collect(collector, [full_page(last), []])
 
 
-@pytest.mark.parametrize("body", [b'[{"counter_name": "instance", "counter_volume": .5}]', b"{}", b"[", b"<html>"])
+def _page(volume: bytes, metadata: bytes = b"{}", more: bytes = b"") -> bytes:
+    return b'[{"counter_name": "instance", "counter_volume": %s, "resource_metadata": %s}%s]' % (volume, metadata, more)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _page(b".5"), b"{}", b"[", b"<html>",
+        _page(b"1", metadata=b"[" * 5000 + b"]" * 5000),  # deeper than Python's decoders recurse
+        _page(b"1" + b"0" * 400, more=b', {"counter_volume": NaN}'),  # too large for a float; declined for NaN
+        _page(b"1" + b"0" * 400),
+    ],
+    ids=["not JSON", "an object", "cut short", "HTML", "nested too deep", "too large, NaN", "too large"],
+)  # fmt: skip
 def test_a_page_that_is_not_a_json_list_is_a_collection_error(collector: Any, body: bytes) -> None:
-    with pytest.raises(CollectionError, match="JSON"):
+    with pytest.raises(CollectionError, match="cannot be read"):
         collect(collector, [body])
 
 

@@ -42,17 +42,23 @@ def test_nan_in_an_answer_is_read_not_refused():
     assert frame["volume"].iloc[0] == 2.0 and math.isnan(frame["volume"].iloc[1])
 
 
+def _answer(value: bytes, more: bytes = b"") -> bytes:
+    return (b'[{"group": {"id": "vm-1"}, "measures": {"measures": {"vm-1": {"vcpus": {"mean": '
+            b'[["2026-10-01T00:00:00+00:00", 3600.0, %s]%s]}}}}}]' % (value, more))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        b'[{"group": {"id": "vm-1"}, "measures": {"measures": {"vm-1": {"vcpus": {"mean": '
-        b'[["2026-10-01T00:00:00+00:00", 3600.0, .5]]}}}}}]',
-        b"",
-        b"<html>",
+        _answer(b".5"), b"", b"<html>",
+        b'[{"group": {"id": "vm-1"}, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}]",  # deeper than Python's decoders
+        _answer(b"1" + b"0" * 400),  # too large for a float
+        _answer(b"1" + b"0" * 400, more=b', ["2026-10-01T01:00:00+00:00", 3600.0, NaN]'),
     ],
-)
-def test_an_answer_that_is_not_json_is_a_collection_error(body: bytes) -> None:
-    with pytest.raises(CollectionError, match="not JSON"):
+    ids=["not JSON", "empty", "HTML", "nested too deep", "a value too large", "a value too large, NaN"],
+)  # fmt: skip
+def test_an_answer_that_cannot_be_read_is_a_collection_error(body: bytes) -> None:
+    with pytest.raises(CollectionError, match="cannot be read"):
         _measures(SimpleNamespace(content=body))
 
 

@@ -14,6 +14,7 @@ from artifice.model import Tenant
 from artifice.timeutil import Window
 
 # Column -> dtype of the DataFrame every collector returns, one row per sample.
+
 RAW_COLUMNS: dict[str, str] = {
     "tenant_id": "category",
     "region": "category",

@@ -35,7 +35,7 @@ from artifice.collectors.api import ApiCollector
 from artifice.collectors.base import concat
 from artifice.collectors.ceilometer_format import decode_page, page_frame, samples_frame
 from artifice.collectors.ceilometer_scan import ScannedPage, identity, scanned_frame
-from artifice.exceptions import CollectionError
+from artifice.exceptions import UNREADABLE, CollectionError
 from artifice.model import Tenant
 from artifice.timeutil import Window
 
@@ -112,9 +112,10 @@ class CeilometerCollector(ApiCollector):
             body = self._call_raw(region, f"reading {meter} samples", url)
             try:
                 page = read_page(body, region)
-            except ValueError as exc:
+            except UNREADABLE as exc:
                 raise CollectionError(
-                    f"a page of {meter} samples from {self.endpoint(region)} is not a JSON list of samples: {exc}"
+                    f"a page of {meter} samples from {self.endpoint(region)} cannot be read as a JSON list of "
+                    f"samples: {exc.__class__.__name__}: {exc}"
                 ) from exc
             times = _times(page)
             repeated = np.flatnonzero(times == bound)

@@ -53,7 +53,7 @@ from artifice.collectors.base import concat, conform, utc
 from artifice.collectors.gnocchi_archives import Policy, too_short
 from artifice.collectors.gnocchi_history import attribute, revisions_frame
 from artifice.collectors.wirescan import scanner, unescaped
-from artifice.exceptions import CollectionError
+from artifice.exceptions import UNREADABLE, CollectionError
 from artifice.model import Tenant
 from artifice.timeutil import Window, utcnow
 
@@ -357,10 +357,7 @@ def _json(answer: Any) -> Any:
     try:
         return orjson.loads(answer.content)
     except orjson.JSONDecodeError:
-        try:
-            return json.loads(answer.content)
-        except ValueError as exc:
-            raise CollectionError(f"the answer is not JSON: {exc}") from exc
+        return json.loads(answer.content)
 
 
 def _measures(answer: Any) -> pd.DataFrame:
@@ -372,7 +369,10 @@ def _measures(answer: Any) -> pd.DataFrame:
     """
     found = None if isinstance(answer, list) or scanner is None else scanner.scan_aggregates(answer.content)
     if found is None:
-        return _measures_frame(_json(answer))
+        try:
+            return _measures_frame(_json(answer))
+        except UNREADABLE as exc:
+            raise CollectionError(f"the answer cannot be read: {exc.__class__.__name__}: {exc}") from exc
     _count, codes, ids, stamps, values = found
     names = np.array([*(unescaped(i) for i in ids), None], dtype=object)
     return pd.DataFrame({"id": names[np.frombuffer(codes, dtype=np.int32)],
@@ -390,7 +390,8 @@ def _measures_frame(groups: Sequence[Any]) -> pd.DataFrame:
                 stamps += [p[0] for p in series]
                 values += [p[2] for p in series]
     timestamps = pd.to_datetime(pd.Series(stamps, dtype=object), utc=True, format="ISO8601")
-    return pd.DataFrame({"id": ids, "timestamp": timestamps, "volume": values})
+    volumes = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)  # as conform reads them
+    return pd.DataFrame({"id": ids, "timestamp": timestamps, "volume": volumes})
 
 
 def _names(tenant_ids: Sequence[str]) -> str:

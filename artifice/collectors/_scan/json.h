@@ -276,7 +276,7 @@ static inline int read_number(Cursor *c, double *out) {
         PyErr_Clear();
         return 0;
     }
-    return 1;
+    return fraction || exponent || !isinf(*out); /* an integer too large for a float: float() refuses it */
 }
 
 static inline int same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t len) {
