@@ -11,8 +11,7 @@ whenever a committed write could have changed it:
 - SQLite: ``data_revisions.revision``, which triggers (migrations 0006, 0007) set to a random
   64-bit value on every insert, update and delete of the invoice tables (random, not counted:
   a restored backup must not bring back numbers already seen), read in the request's own
-  transaction. If those
-  triggers are missing (a schema rebuilt by hand), nothing is remembered.
+  transaction. If those triggers are missing (a schema rebuilt by hand), nothing is remembered.
 
 Any other database gets no key, and every figure is computed each time. An entry is only
 found again under the same snapshot, so a remembered figure is always the one the request's

@@ -14,7 +14,6 @@ from artifice.model import Tenant
 from artifice.timeutil import Window
 
 # Column -> dtype of the DataFrame every collector returns, one row per sample.
-
 RAW_COLUMNS: dict[str, str] = {
     "tenant_id": "category",
     "region": "category",
@@ -50,10 +49,15 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         elif name in TIME_COLUMNS:
             columns[name] = parse_timestamps(column).astype(dtype)
         elif name == "volume":
-            columns[name] = pd.to_numeric(column, errors="coerce").astype(dtype)
+            columns[name] = volumes(column)
         else:
             columns[name] = column.astype(dtype)
     return pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
+
+
+def volumes(values: pd.Series) -> pd.Series:
+    """Values as float volumes, NaN where not a number; a number too large for a float raises OverflowError."""
+    return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
 def _missing(dtype: str, rows: int) -> Any:

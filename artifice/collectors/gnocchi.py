@@ -49,7 +49,7 @@ from oslo_config import cfg
 
 from artifice import openstack
 from artifice.collectors.api import ApiCollector
-from artifice.collectors.base import concat, conform, utc
+from artifice.collectors.base import concat, conform, utc, volumes
 from artifice.collectors.gnocchi_archives import Policy, too_short
 from artifice.collectors.gnocchi_history import attribute, revisions_frame
 from artifice.collectors.wirescan import scanner, unescaped
@@ -390,8 +390,7 @@ def _measures_frame(groups: Sequence[Any]) -> pd.DataFrame:
                 stamps += [p[0] for p in series]
                 values += [p[2] for p in series]
     timestamps = pd.to_datetime(pd.Series(stamps, dtype=object), utc=True, format="ISO8601")
-    volumes = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)  # as conform reads them
-    return pd.DataFrame({"id": ids, "timestamp": timestamps, "volume": volumes})
+    return pd.DataFrame({"id": ids, "timestamp": timestamps, "volume": volumes(pd.Series(values, dtype=object))})
 
 
 def _names(tenant_ids: Sequence[str]) -> str:

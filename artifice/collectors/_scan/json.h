@@ -269,7 +269,6 @@ static inline int read_number(Cursor *c, double *out) {
         return 1;
     }
     if (!scan_number(c)) return 0;
-    if (!fraction && !exponent && whole > 4300) return 0; /* an integer json.loads refuses to convert */
     char *stop;
     *out = PyOS_string_to_double((const char *)s, &stop, NULL);
     if (PyErr_Occurred() || stop != (const char *)c->p) {
